@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class EgiportalConfig(AppConfig):
+    name = "egiportal"
+    verbose_name = "EGI Portal"

@@ -1,0 +1,124 @@
+"""Shared FilterSet machinery: quick search, scope all/any matching and key=value property filters."""
+
+import django_filters
+from django import forms
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q
+
+from egiportal.choices import AuditAction
+from egiportal.models import AuditLog
+from sites.models import Scope
+
+
+class ScopeMatch:
+    ALL = "all"
+    ANY = "any"
+    choices = [(ALL, "all selected"), (ANY, "any selected")]
+
+
+class PropertyField(forms.CharField):
+    """Accepts `key=value` (exact) or a bare `key` (the property exists)."""
+
+    def clean(self, value):
+        values = value or []
+        result = []
+        for item in values:
+            key, sep, val = item.partition("=")
+            if not key.strip():
+                raise ValidationError(f"Property filter {item[:60]!r} needs a key, as key=value or key.")
+            result.append((key.strip(), val.strip() if sep else None))
+        return result
+
+
+class PropertyFilter(django_filters.Filter):
+    """Every given property must match (AND), like GOCDB's extensions filter."""
+
+    field_class = PropertyField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", forms.TextInput(attrs={"placeholder": "key=value"}))
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs, value):
+        for key, val in value or []:
+            condition = Q(properties__key=key) if val is None else Q(properties__key=key, properties__value=val)
+            qs = qs.filter(pk__in=qs.model.objects.filter(condition).values("pk"))
+        return qs
+
+
+class MultiValueTextWidget(forms.TextInput):
+    """A text box that also reads repeated query parameters (?property=a&property=b)."""
+
+    def value_from_datadict(self, data, files, name):
+        values = data.getlist(name) if hasattr(data, "getlist") else [data.get(name)]
+        return [v for v in values if v not in (None, "")]
+
+    def format_value(self, value):
+        return value[0] if isinstance(value, list) and value else value
+
+
+class BaseFilterSet(django_filters.FilterSet):
+    """Base of every FilterSet: `q` quick search over `search_fields`."""
+
+    search_fields = ()
+    q = django_filters.CharFilter(method="search", label="Search")
+
+    def search(self, qs, name, value):
+        value = value.strip()
+        if not value:
+            return qs
+        condition = Q()
+        for field in self.search_fields:
+            condition |= Q(**{f"{field}__icontains": value})
+        return qs.filter(condition)
+
+
+class ScopedFilterSet(BaseFilterSet):
+    """Adds `scope` (repeatable) with `scope_match` = all (default) or any, and `property`."""
+
+    scope = django_filters.ModelMultipleChoiceFilter(
+        queryset=Scope.objects.all(), to_field_name="name", method="filter_scope", label="Scope"
+    )
+    scope_match = django_filters.ChoiceFilter(
+        choices=ScopeMatch.choices, method="noop", label="Scope match", empty_label=None
+    )
+    property = PropertyFilter(label="Property", widget=MultiValueTextWidget(attrs={"placeholder": "key=value"}))
+
+    def noop(self, qs, name, value):
+        return qs
+
+    def filter_scope(self, qs, name, value):
+        if not value:
+            return qs
+        names = [s.pk for s in value]
+        if self.form.cleaned_data.get("scope_match") == ScopeMatch.ANY:
+            matching = qs.model.objects.filter(scopes__in=names)
+        else:
+            matching = (
+                qs.model.objects.filter(scopes__in=names)
+                .values("pk")
+                .annotate(n=Count("scopes", distinct=True))
+                .filter(n=len(names))
+            )
+        return qs.filter(pk__in=matching.values("pk"))
+
+
+class AuditLogFilterSet(BaseFilterSet):
+    """Filters of the global change list."""
+
+    search_fields = ("object_repr", "user_name", "message")
+    action = django_filters.MultipleChoiceFilter(choices=AuditAction.choices)
+    object_type = django_filters.ModelMultipleChoiceFilter(
+        field_name="content_type",
+        queryset=ContentType.objects.filter(app_label__in=["sites", "endpoints"]),
+        label="Object type",
+    )
+    user_name = django_filters.CharFilter(label="User")
+    request_id = django_filters.UUIDFilter()
+    time_after = django_filters.IsoDateTimeFilter(field_name="time", lookup_expr="gte", label="From")
+    time_before = django_filters.IsoDateTimeFilter(field_name="time", lookup_expr="lt", label="Until")
+
+    class Meta:
+        model = AuditLog
+        fields = []

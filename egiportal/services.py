@@ -1,0 +1,112 @@
+"""Shared pieces of the business operations: permission checks and audited saves."""
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+
+from . import audit
+from .choices import AuditAction
+
+
+def require(actor, action, obj, reason):
+    """Raise PermissionDenied(reason) unless `actor` may perform `action` on `obj`."""
+    from sites.roles import authorise
+
+    if not authorise(actor, action, obj):
+        raise PermissionDenied(reason)
+
+
+def fresh_snapshot(obj):
+    """The stored state of `obj` (before an edit), or None for a new object."""
+    if obj.pk is None:
+        return None
+    return type(obj).objects.get(pk=obj.pk).snapshot()
+
+
+@transaction.atomic
+def save_audited(actor, obj, *, m2m=None, message=""):
+    """Validate, save and audit `obj`; `m2m` maps many-to-many field names to their new values."""
+    before = fresh_snapshot(obj)
+    obj.full_clean()
+    obj.save()
+    for name, values in (m2m or {}).items():
+        getattr(obj, name).set(values)
+    action = AuditAction.CREATE if before is None else AuditAction.UPDATE
+    audit.record(actor, action, obj, before, obj.snapshot(), message)
+    return obj
+
+
+@transaction.atomic
+def delete_audited(actor, obj, message=""):
+    before = obj.snapshot()
+    pk = obj.pk
+    audit.record(actor, AuditAction.DELETE, obj, before, None, message)
+    obj.delete()
+    obj.pk = pk
+    return obj
+
+
+def check_minimum_scopes(scopes, minimum):
+    """Each scoped entity carries at least `minimum` non-reserved scopes (gocdb.md §8)."""
+    if sum(1 for s in scopes if not s.reserved) < minimum:
+        raise ValidationError({"scopes": f"Select at least {minimum} non-reserved scope(s)."})
+
+
+def check_reserved_scopes(actor, scopes, allowed, parent_label):
+    """Reserved scopes must come from the parent (or already be on the object); admins are exempt."""
+    if actor is not None and actor.is_superuser:
+        return
+    refused = sorted(s.name for s in scopes if s.reserved and s not in allowed)
+    if refused:
+        raise ValidationError(
+            {"scopes": f"Reserved scope(s) {', '.join(refused)} are not assigned to the parent {parent_label}."}
+        )
+
+
+@transaction.atomic
+def set_properties(actor, parent, pairs, overwrite=True):
+    """Add or update properties of `parent` from (key, value) pairs, all or nothing (§9).
+
+    With `overwrite=False` existing keys keep their value. At most MAX_PROPERTIES_PER_ENTITY keys.
+    """
+    require(actor, "edit", parent, f"You may not edit the properties of {parent}.")
+    model = parent.properties.model
+    existing = {p.key: p for p in parent.properties.all()}
+    before = parent.snapshot()
+    seen, errors, changed = set(), [], []
+    for key, value in pairs:
+        prop = existing.get(key.strip()) or model(parent=parent)
+        if prop.pk and not overwrite:
+            continue
+        prop.key, prop.value = key, value
+        try:
+            prop.full_clean(exclude=["parent"], validate_unique=False)
+        except ValidationError as exc:
+            errors.extend(f"{key[:60]!r}: {m}" for msgs in exc.message_dict.values() for m in msgs)
+            continue
+        if prop.key in seen:
+            errors.append(f"{prop.key!r}: the key is given twice.")
+        seen.add(prop.key)
+        changed.append(prop)
+    total = len(set(existing) | seen)
+    if total > settings.MAX_PROPERTIES_PER_ENTITY:
+        errors.append(
+            f"Property(s) could not be added due to the property limit of {settings.MAX_PROPERTIES_PER_ENTITY}."
+        )
+    if errors:
+        raise ValidationError(errors)
+    for prop in changed:
+        prop.save()
+    if changed:
+        audit.record(actor, AuditAction.UPDATE, parent, before, parent.snapshot(), "Properties set")
+    return changed
+
+
+@transaction.atomic
+def delete_properties(actor, parent, keys):
+    require(actor, "edit", parent, f"You may not edit the properties of {parent}.")
+    before = parent.snapshot()
+    deleted, _ = parent.properties.filter(key__in=list(keys)).delete()
+    if deleted:
+        audit.record(actor, AuditAction.UPDATE, parent, before, parent.snapshot(), "Properties deleted")
+    return deleted

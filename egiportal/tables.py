@@ -1,0 +1,76 @@
+"""Shared table columns."""
+
+import django_tables2 as tables
+from django.utils.html import format_html, format_html_join
+
+from .models import AuditLog
+
+
+class ScopesColumn(tables.Column):
+    """Scope names of a prefetched `scopes` relation, as badges (plain text in CSV)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("orderable", False)
+        kwargs.setdefault("empty_values", ())
+        super().__init__(accessor="pk", verbose_name="Scopes", **kwargs)
+
+    def render(self, record):
+        return format_html_join(
+            " ",
+            '<span class="badge text-bg-{}">{}</span>',
+            (("warning" if s.reserved else "secondary", s.name) for s in record.scopes.all()),
+        )
+
+    def value(self, record):
+        return ";".join(s.name for s in record.scopes.all())
+
+
+class YesNoColumn(tables.BooleanColumn):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("yesno", "Yes,No")
+        super().__init__(**kwargs)
+
+
+class LinkedColumn(tables.Column):
+    """A column linking to the row's own detail page."""
+
+    def render(self, record, value):
+        return format_html('<a href="{}">{}</a>', record.get_absolute_url(), value)
+
+
+class BaseTable(tables.Table):
+    class Meta:
+        attrs = {"class": "table table-sm table-hover align-middle"}
+        per_page = 50
+
+
+class AuditLogTable(BaseTable):
+    time = tables.DateTimeColumn(format="Y-m-d H:i:s")
+    user_name = tables.Column(verbose_name="User")
+    action = tables.Column()
+    content_type = tables.Column(verbose_name="Type", accessor="content_type__model")
+    object_repr = tables.Column(verbose_name="Object")
+    changes = tables.TemplateColumn(template_name="egiportal/inc/changes_cell.html", orderable=False)
+    request_id = tables.Column(verbose_name="Request", visible=False)
+
+    class Meta(BaseTable.Meta):
+        model = AuditLog
+        fields = ("time", "user_name", "action", "content_type", "object_repr", "changes", "request_id")
+
+    def render_object_repr(self, record, value):
+        obj_url = _object_url(record)
+        return format_html('<a href="{}">{}</a>', obj_url, value) if obj_url else value
+
+    def value_changes(self, record):
+        return "; ".join(f"{k}: {b} -> {a}" for k, b, a in record.changed_fields())
+
+
+def _object_url(record):
+    from django.urls import NoReverseMatch, reverse
+
+    if record.action == "delete":
+        return None
+    try:
+        return reverse(f"{record.content_type.app_label}:{record.content_type.model}", args=[record.object_id])
+    except NoReverseMatch:
+        return None

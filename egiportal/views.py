@@ -1,0 +1,276 @@
+"""Generic views every app builds on: list (filter, sort, page, CSV export, htmx), detail, edit,
+delete, history. A view parses input, calls one service, renders."""
+
+import csv
+
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connections
+from django.http import JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views import View
+from django_tables2 import RequestConfig
+
+from sites.roles import authorise
+
+from . import services
+from .filtersets import AuditLogFilterSet
+from .forms import PropertiesForm
+from .models import AuditLog
+from .tables import AuditLogTable
+
+
+class Echo:
+    def write(self, value):
+        return value
+
+
+def is_htmx(request):
+    return request.headers.get("HX-Request") == "true"
+
+
+class ObjectListView(View):
+    """A filterable, sortable, paginated table with CSV export of the filtered rows."""
+
+    queryset = None
+    filterset_class = None
+    table_class = None
+    template_name = "egiportal/object_list.html"
+    add_url = None
+
+    def get_queryset(self, request):
+        return self.queryset.all().visible_to(request.user, "view")
+
+    def get(self, request):
+        model = self.queryset.model
+        filterset = self.filterset_class(request.GET, queryset=self.get_queryset(request), request=request)
+        valid = filterset.is_valid()
+        rows = filterset.qs if valid else self.queryset.none()
+        table = self.table_class(rows, request=request)
+        if request.GET.get("export") == "csv" and valid:
+            return self.export_csv(table, model)
+        RequestConfig(request, paginate={"per_page": _per_page(request, table)}).configure(table)
+        context = {
+            "model": model,
+            "verbose_name_plural": model._meta.verbose_name_plural,
+            "filterset": filterset,
+            "table": table,
+            "add_url": self.add_url,
+        }
+        template = "egiportal/inc/table.html" if is_htmx(request) else self.template_name
+        return render(request, template, context, status=200 if valid else 400)
+
+    def export_csv(self, table, model):
+        writer = csv.writer(Echo())
+        rows = (writer.writerow(row) for row in table.as_values())
+        response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{model._meta.model_name}s.csv"'
+        return response
+
+
+def _per_page(request, table):
+    try:
+        return max(1, min(int(request.GET.get("per_page", "")), 500))
+    except ValueError:
+        return table._meta.per_page
+
+
+class ObjectDetailView(View):
+    queryset = None
+    template_name = None
+
+    def get_object(self, request, pk):
+        return get_object_or_404(self.queryset.visible_to(request.user, "view"), pk=pk)
+
+    def get_extra_context(self, request, obj):
+        return {}
+
+    def get(self, request, pk):
+        obj = self.get_object(request, pk)
+        context = {"object": obj, "model": type(obj), **self.get_extra_context(request, obj)}
+        return render(request, self.template_name, context)
+
+
+class ObjectHistoryView(ObjectDetailView):
+    """The audit log entries of one object."""
+
+    template_name = "egiportal/object_history.html"
+
+    def get_extra_context(self, request, obj):
+        ct = ContentType.objects.get_for_model(obj)
+        entries = AuditLog.objects.filter(content_type=ct, object_id=obj.pk).select_related("user")[:200]
+        return {"entries": entries}
+
+
+class ObjectFormView(LoginRequiredMixin, View):
+    """Create (pk=None) or edit an object through a form whose `save_with(actor)` calls a service.
+
+    Refusals from the service (PermissionDenied) render the 403 page with their reason; validation
+    errors from the service land on the form. Nothing is written unless the service succeeds.
+    """
+
+    queryset = None
+    form_class = None
+    template_name = "egiportal/object_edit.html"
+
+    def get_object(self, request, pk):
+        if pk is None:
+            return self.queryset.model()
+        return get_object_or_404(self.queryset, pk=pk)
+
+    def form_kwargs(self, request, obj):
+        return {"instance": obj, "actor": request.user}
+
+    def check_permission(self, request, obj):
+        """Refuse early (before showing the form) when the user cannot possibly save."""
+
+    def get(self, request, pk=None):
+        obj = self.get_object(request, pk)
+        self.check_permission(request, obj)
+        form = self.form_class(initial=request.GET.dict() if pk is None else None, **self.form_kwargs(request, obj))
+        return self.render_form(request, form, obj)
+
+    def post(self, request, pk=None):
+        obj = self.get_object(request, pk)
+        self.check_permission(request, obj)
+        form = self.form_class(request.POST, **self.form_kwargs(request, obj))
+        if form.is_valid():
+            try:
+                saved = form.save_with(request.user)
+            except ValidationError as exc:
+                _add_errors(form, exc)
+            else:
+                return redirect(self.success_url(saved))
+        return self.render_form(request, form, obj, status=400)
+
+    def success_url(self, obj):
+        return obj.get_absolute_url()
+
+    def render_form(self, request, form, obj, status=200):
+        model = self.queryset.model
+        context = {"form": form, "object": obj, "model": model, "verbose_name": model._meta.verbose_name}
+        return render(request, self.template_name, context, status=status)
+
+
+def _add_errors(form, exc):
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+class ObjectDeleteView(LoginRequiredMixin, View):
+    """Confirm, then delete through `delete_service(actor, obj)`."""
+
+    queryset = None
+    delete_service = None
+    template_name = "egiportal/object_delete.html"
+
+    def get_object(self, request, pk):
+        return get_object_or_404(self.queryset, pk=pk)
+
+    def success_url(self, obj):
+        raise NotImplementedError
+
+    def get(self, request, pk):
+        obj = self.get_object(request, pk)
+        return render(request, self.template_name, {"object": obj, "model": type(obj)})
+
+    def post(self, request, pk):
+        obj = self.get_object(request, pk)
+        target = self.success_url(obj)
+        try:
+            type(self).delete_service(request.user, obj)
+        except ValidationError as exc:
+            context = {"object": obj, "model": type(obj), "errors": exc.messages}
+            return render(request, self.template_name, context, status=400)
+        return redirect(target)
+
+
+def forbidden(request, exception=None):
+    """403 page that tells the user why."""
+    reason = str(exception) if isinstance(exception, PermissionDenied) and str(exception) else ""
+    return render(request, "403.html", {"reason": reason}, status=403)
+
+
+def healthz(request):
+    """Database, cache and broker status as JSON; 503 when one is down."""
+    from django.conf import settings
+    from django.core.cache import cache
+
+    status = {}
+    try:
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT 1")
+        status["database"] = {"ok": True, "vendor": connections["default"].vendor}
+    except Exception as exc:  # noqa: BLE001 - any failure is reported, not raised
+        status["database"] = {"ok": False, "error": str(exc)}
+    try:
+        cache.set("healthz", "1", 5)
+        status["cache"] = {"ok": cache.get("healthz") == "1", "backend": settings.CACHES["default"]["BACKEND"]}
+    except Exception as exc:  # noqa: BLE001
+        status["cache"] = {"ok": False, "error": str(exc)}
+    status["broker"] = _broker_status(settings)
+    ok = all(part["ok"] for part in status.values())
+    return JsonResponse({"status": "ok" if ok else "error", **status}, status=200 if ok else 503)
+
+
+def _broker_status(settings):
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return {"ok": True, "mode": "eager"}
+    from .celery import app
+
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        return {"ok": True, "mode": "redis"}
+    except Exception as exc:  # noqa: BLE001
+        return {"ok": False, "error": str(exc)}
+
+
+def home(request):
+    from endpoints.models import Downtime, Service
+    from sites.models import NGI, Site
+
+    context = {
+        "counts": {
+            "NGIs": NGI.objects.count(),
+            "Sites": Site.objects.count(),
+            "Services": Service.objects.count(),
+            "Ongoing downtimes": Downtime.objects.ongoing().count(),
+        },
+        "ongoing": Downtime.objects.ongoing().select_related("site").order_by("end")[:10],
+    }
+    return render(request, "egiportal/home.html", context)
+
+
+class AuditLogListView(ObjectListView):
+    """The global change list."""
+
+    queryset = AuditLog.objects.select_related("content_type", "user")
+    filterset_class = AuditLogFilterSet
+    table_class = AuditLogTable
+
+
+class PropertiesView(ObjectFormView):
+    """Bulk add or update the custom properties of any parent (site, service, endpoint, group)."""
+
+    form_class = PropertiesForm
+    template_name = "egiportal/properties_edit.html"
+
+    def check_permission(self, request, obj):
+        if not authorise(request.user, "edit", obj):
+            raise PermissionDenied(f"You may not edit the properties of {obj}.")
+
+
+class PropertyDeleteView(LoginRequiredMixin, View):
+    """POST `key` (repeatable) to delete properties of the parent."""
+
+    queryset = None
+
+    def post(self, request, pk):
+        obj = get_object_or_404(self.queryset, pk=pk)
+        services.delete_properties(request.user, obj, request.POST.getlist("key"))
+        return redirect(obj.get_absolute_url())

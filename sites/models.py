@@ -1,0 +1,242 @@
+"""Projects, NGIs and sites, the entities roles are held over, plus scopes and certification."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.urls import reverse
+
+from egiportal import validators as v
+from egiportal.models import BaseModel
+
+from .choices import CertificationStatus, EntityKind, Infrastructure, RoleStatus, RoleType
+
+
+class Scope(BaseModel):
+    """A scope tag (EGI, wlcg, ...). Reserved scopes cascade top-down and only authorised people
+    assign them (specs/gocdb.md §8)."""
+
+    name = models.CharField(max_length=255, unique=True, validators=[v.scope_name])
+    description = models.CharField(max_length=255, blank=True, validators=[v.free_text_optional])
+    reserved = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("sites:scope", args=[self.pk])
+
+
+class Country(models.Model):
+    """An ISO 3166 country."""
+
+    code = models.CharField(max_length=2, unique=True)
+    name = models.CharField(max_length=100, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "countries"
+
+    def __str__(self):
+        return self.name
+
+
+class OwnedEntity(BaseModel):
+    """Common base of everything a role is held over; gives project, NGI, site and service group one
+    id space, as GOCDB's OwnedEntities table does (§2.1)."""
+
+    kind = models.CharField(max_length=16, choices=EntityKind.choices, editable=False)
+
+    def save(self, *args, **kwargs):
+        self.kind = self.KIND
+        super().save(*args, **kwargs)
+
+    @property
+    def concrete(self):
+        """The Project/NGI/Site/ServiceGroup behind an OwnedEntity row."""
+        return getattr(self, f"{self.kind}_entity")
+
+
+def entity_link():
+    """The parent link of an OwnedEntity subclass, named so it cannot clash with Site.ngi."""
+    return models.OneToOneField(
+        OwnedEntity, on_delete=models.CASCADE, parent_link=True, primary_key=True, related_name="%(model_name)s_entity"
+    )
+
+
+class Project(OwnedEntity):
+    """A project (EGI): the top of the ownership tree."""
+
+    KIND = EntityKind.PROJECT
+    ownedentity_ptr = entity_link()
+    role_target = EntityKind.PROJECT
+    role_paths = {EntityKind.PROJECT: "pk"}
+
+    name = models.CharField(max_length=255, unique=True, validators=[v.entity_name])
+    description = models.CharField(max_length=2000, blank=True, validators=[v.free_text_optional])
+    ngis = models.ManyToManyField("NGI", related_name="projects", blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("sites:project", args=[self.pk])
+
+
+class NGI(OwnedEntity):
+    """A National Grid Initiative (historically "ROC") that groups sites."""
+
+    KIND = EntityKind.NGI
+    ownedentity_ptr = entity_link()
+    role_target = EntityKind.NGI
+    role_paths = {EntityKind.NGI: "pk", EntityKind.PROJECT: "projects"}
+
+    name = models.CharField(max_length=255, unique=True, validators=[v.entity_name])
+    description = models.CharField(max_length=255, blank=True, validators=[v.free_text_optional])
+    email = models.CharField(max_length=255, blank=True, validators=[v.email_optional])
+    rod_email = models.CharField("ROD e-mail", max_length=255, blank=True, validators=[v.email_optional])
+    helpdesk_email = models.CharField(max_length=255, blank=True, validators=[v.email_optional])
+    security_email = models.CharField(max_length=255, blank=True, validators=[v.email_optional])
+    ggus_su = models.CharField("GGUS support unit", max_length=255, blank=True, validators=[v.ggus_su])
+    scopes = models.ManyToManyField(Scope, related_name="ngis", blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "NGI"
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("sites:ngi", args=[self.pk])
+
+
+class Site(OwnedEntity):
+    """A resource centre: owns services, downtimes, properties and API credentials (§2.4)."""
+
+    KIND = EntityKind.SITE
+    ownedentity_ptr = entity_link()
+    role_target = EntityKind.SITE
+    role_paths = {EntityKind.SITE: "pk", EntityKind.NGI: "ngi", EntityKind.PROJECT: "ngi__projects"}
+
+    short_name = models.CharField("name", max_length=255, unique=True, validators=[v.entity_name])
+    official_name = models.CharField(max_length=255, blank=True, validators=[v.official_name])
+    primary_key = models.CharField(max_length=255, unique=True, null=True, blank=True, editable=False)
+    ngi = models.ForeignKey(NGI, on_delete=models.PROTECT, related_name="sites", verbose_name="NGI")
+    country = models.ForeignKey(Country, on_delete=models.PROTECT, related_name="sites")
+    description = models.CharField(max_length=2000, validators=[v.free_text])
+    home_url = models.CharField("home URL", max_length=255, blank=True, validators=[v.home_url])
+    giis_url = models.CharField("GIIS URL", max_length=255, blank=True, validators=[v.giis_url])
+    domain = models.CharField(max_length=255, validators=[v.domain])
+    email = models.CharField("contact e-mail", max_length=255, validators=[v.emails])
+    telephone = models.CharField("contact telephone", max_length=255, validators=[v.telephone])
+    emergency_email = models.CharField(max_length=255, blank=True, validators=[v.email_optional])
+    emergency_tel = models.CharField(
+        "emergency telephone", max_length=255, blank=True, validators=[v.telephone_optional]
+    )
+    alarm_email = models.CharField(max_length=255, blank=True, validators=[v.email_optional])
+    helpdesk_email = models.CharField(max_length=255, blank=True, validators=[v.emails_optional])
+    csirt_email = models.CharField("CSIRT e-mail", max_length=255, blank=True, validators=[v.email_optional])
+    csirt_tel = models.CharField("CSIRT telephone", max_length=255, blank=True, validators=[v.telephone_optional])
+    ip_range = models.CharField("IPv4 range", max_length=255, blank=True, validators=[v.ip_range])
+    ipv6_range = models.CharField("IPv6 range", max_length=255, blank=True, validators=[v.ipv6_range])
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+    location = models.CharField(max_length=255, blank=True, validators=[v.official_name])
+    timezone = models.CharField(max_length=64, blank=True, validators=[v.timezone])
+    notify = models.BooleanField("notifications", default=False)
+    infrastructure = models.CharField(
+        "production status", max_length=16, choices=Infrastructure.choices, default=Infrastructure.PRODUCTION
+    )
+    certification_status = models.CharField(
+        max_length=16, choices=CertificationStatus.choices, default=CertificationStatus.CANDIDATE
+    )
+    certification_status_changed = models.DateTimeField(null=True, blank=True, editable=False)
+    scopes = models.ManyToManyField(Scope, related_name="sites", blank=True)
+
+    class Meta:
+        ordering = ["short_name"]
+        indexes = [models.Index(fields=["certification_status"]), models.Index(fields=["infrastructure"])]
+
+    def __str__(self):
+        return self.short_name
+
+    def get_absolute_url(self):
+        return reverse("sites:site", args=[self.pk])
+
+    def clean(self):
+        super().clean()
+        if self.latitude is not None and not -90 <= self.latitude <= 90:
+            raise ValidationError({"latitude": "Latitude must be between -90 and 90."})
+        if self.longitude is not None and not -180 <= self.longitude <= 180:
+            raise ValidationError({"longitude": "Longitude must be between -180 and 180."})
+
+
+class PropertyBase(BaseModel):
+    """A custom key/value property of a parent entity; keys are unique per parent (§9)."""
+
+    key = models.CharField(max_length=255, validators=[v.property_key])
+    value = models.CharField(max_length=255, validators=[v.property_value])
+
+    class Meta:
+        abstract = True
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.key}={self.value}"
+
+    def clean(self):
+        self.key, self.value = (self.key or "").strip(), (self.value or "").strip()
+        super().clean()
+
+
+class SiteProperty(PropertyBase):
+    parent = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="properties")
+
+    class Meta(PropertyBase.Meta):
+        verbose_name_plural = "site properties"
+        constraints = [models.UniqueConstraint(fields=["parent", "key"], name="uniq_site_property_key")]
+        indexes = [models.Index(fields=["key", "value"], name="site_property_kv")]
+
+
+class CertificationStatusLog(models.Model):
+    """One change of a site's certification status, with its reason (§2.12)."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="certification_log")
+    old_status = models.CharField(max_length=16, blank=True)
+    new_status = models.CharField(max_length=16)
+    added_by = models.CharField(max_length=255)
+    added_date = models.DateTimeField(auto_now_add=True)
+    reason = models.CharField(max_length=300, validators=[v.free_text])
+
+    class Meta:
+        ordering = ["-added_date", "-id"]
+
+    def __str__(self):
+        return f"{self.site_id}: {self.old_status or '-'} -> {self.new_status}"
+
+
+class Role(BaseModel):
+    """A role of a user over an owned entity: pending (requested) or granted (§2.14, §5.6)."""
+
+    Status = RoleStatus
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="roles")
+    role_type = models.CharField(max_length=32, choices=RoleType.choices)
+    owned_entity = models.ForeignKey(OwnedEntity, on_delete=models.CASCADE, related_name="roles")
+    status = models.CharField(max_length=16, choices=RoleStatus.choices, default=RoleStatus.PENDING)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "role_type", "owned_entity"], name="uniq_role"),
+        ]
+        indexes = [models.Index(fields=["user", "status", "role_type"])]
+
+    def __str__(self):
+        return f"{self.get_role_type_display()} of {self.user} on {self.owned_entity.concrete}"

@@ -1,0 +1,34 @@
+from django.urls import path
+
+from egiportal.views import ObjectHistoryView, PropertiesView, PropertyDeleteView
+
+from . import views
+from .models import NGI, Project, Site
+
+app_name = "sites"
+
+urlpatterns = [
+    path("projects/", views.ProjectListView.as_view(), name="project_list"),
+    path("projects/<int:pk>/", views.ProjectView.as_view(), name="project"),
+    path(
+        "projects/<int:pk>/history/", ObjectHistoryView.as_view(queryset=Project.objects.all()), name="project_history"
+    ),
+    path("ngis/", views.NGIListView.as_view(), name="ngi_list"),
+    path("ngis/<int:pk>/", views.NGIView.as_view(), name="ngi"),
+    path("ngis/<int:pk>/history/", ObjectHistoryView.as_view(queryset=NGI.objects.all()), name="ngi_history"),
+    path("sites/", views.SiteListView.as_view(), name="site_list"),
+    path("sites/add/", views.SiteFormView.as_view(), name="site_add"),
+    path("sites/<int:pk>/", views.SiteView.as_view(), name="site"),
+    path("sites/<int:pk>/edit/", views.SiteFormView.as_view(), name="site_edit"),
+    path("sites/<int:pk>/delete/", views.SiteDeleteView.as_view(), name="site_delete"),
+    path("sites/<int:pk>/history/", views.SiteHistoryView.as_view(), name="site_history"),
+    path("sites/<int:pk>/certification/", views.CertificationView.as_view(), name="site_certification"),
+    path("sites/<int:pk>/properties/", PropertiesView.as_view(queryset=Site.objects.all()), name="site_properties"),
+    path(
+        "sites/<int:pk>/properties/delete/",
+        PropertyDeleteView.as_view(queryset=Site.objects.all()),
+        name="site_property_delete",
+    ),
+    path("scopes/", views.ScopeListView.as_view(), name="scope_list"),
+    path("scopes/<int:pk>/", views.ScopeView.as_view(), name="scope"),
+]
