@@ -1,0 +1,30 @@
+import pytest
+from django.urls import reverse
+
+from egiportal.models import AuditLog
+from egiportal.testing import UserFactory
+from sites.models import Scope
+
+
+@pytest.mark.django_db
+def test_admin_scope_changes_are_audited(client):
+    admin = UserFactory(username="root", is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    response = client.post(
+        reverse("admin:sites_scope_add"), {"name": "EOSCCore", "description": "EOSC core", "reserved": "on"}
+    )
+    assert response.status_code == 302
+    scope = Scope.objects.get(name="EOSCCore")
+    entry = AuditLog.objects.get(object_id=scope.pk, content_type__model="scope")
+    assert entry.action == "create" and entry.user == admin and entry.after["reserved"] is True
+
+    client.post(reverse("admin:sites_scope_delete", args=[scope.pk]), {"post": "yes"})
+    assert not Scope.objects.filter(name="EOSCCore").exists()
+    assert AuditLog.objects.filter(object_id=scope.pk, action="delete").count() == 1
+
+
+@pytest.mark.django_db
+def test_admin_refuses_non_staff(client):
+    client.force_login(UserFactory(username="plain"))
+    response = client.get(reverse("admin:sites_scope_changelist"))
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
