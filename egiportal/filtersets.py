@@ -4,6 +4,7 @@ import django_filters
 from django import forms
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.db.models import Count, Q
 
 from egiportal.choices import AuditAction
@@ -55,14 +56,60 @@ class MultiValueTextWidget(forms.TextInput):
         return [v for v in values if v not in (None, "")]
 
     def format_value(self, value):
-        return value[0] if isinstance(value, list) and value else value
+        if isinstance(value, list):
+            return value[0] if value else ""
+        return value
+
+
+def style_widgets(form):
+    for field in form.fields.values():
+        widget = field.widget
+        if isinstance(widget, forms.CheckboxInput):
+            widget.attrs.setdefault("class", "form-check-input")
+        elif isinstance(widget, (forms.Select, forms.SelectMultiple)):
+            widget.attrs.setdefault("class", "form-select form-select-sm")
+        else:
+            widget.attrs.setdefault("class", "form-control form-control-sm")
+
+
+class StrictBooleanField(forms.Field):
+    """true/false (also 1/0, yes/no); any other value is an error instead of "no filter"."""
+
+    widget = forms.Select(choices=[("", "---------"), ("true", "Yes"), ("false", "No")])
+    VALUES = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        try:
+            return self.VALUES[str(value).strip().lower()]
+        except KeyError:
+            raise ValidationError(f"Enter true or false, not {str(value)[:30]!r}.") from None
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
 
 
 class BaseFilterSet(django_filters.FilterSet):
     """Base of every FilterSet: `q` quick search over `search_fields`."""
 
+    # Boolean model fields in Meta.fields get the strict filter: django-filter's own turns "maybe" into None.
+    FILTER_DEFAULTS = {
+        **django_filters.filterset.FILTER_FOR_DBFIELD_DEFAULTS,
+        models.BooleanField: {"filter_class": StrictBooleanFilter},
+    }
     search_fields = ()
     q = django_filters.CharFilter(method="search", label="Search")
+
+    @property
+    def form(self):
+        """The filter form, with the quick search first and Bootstrap classes on every widget."""
+        if not hasattr(self, "_form"):
+            form = super().form
+            form.order_fields(["q"])
+            style_widgets(form)
+        return self._form
 
     def search(self, qs, name, value):
         value = value.strip()

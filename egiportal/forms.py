@@ -4,19 +4,13 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from . import services
+from .filtersets import style_widgets
 
 
 class StyledMixin:
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            widget = field.widget
-            if isinstance(widget, (forms.CheckboxInput,)):
-                widget.attrs.setdefault("class", "form-check-input")
-            elif isinstance(widget, (forms.Select, forms.SelectMultiple)):
-                widget.attrs.setdefault("class", "form-select")
-            else:
-                widget.attrs.setdefault("class", "form-control")
+        style_widgets(self)
 
 
 class ServiceModelForm(StyledMixin, forms.ModelForm):

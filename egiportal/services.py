@@ -78,7 +78,7 @@ def set_properties(actor, parent, pairs, overwrite=True):
         prop = existing.get(key.strip()) or model(parent=parent)
         if prop.pk and not overwrite:
             continue
-        prop.key, prop.value = key, value
+        prop.key, prop.value = key.strip(), value.strip()  # §9: trimmed before validation and storage
         try:
             prop.full_clean(exclude=["parent"], validate_unique=False)
         except ValidationError as exc:

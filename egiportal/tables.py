@@ -37,6 +37,10 @@ class LinkedColumn(tables.Column):
     def render(self, record, value):
         return format_html('<a href="{}">{}</a>', record.get_absolute_url(), value)
 
+    def value(self, value):
+        # CSV export gets the plain value, not the link markup.
+        return value
+
 
 class BaseTable(tables.Table):
     class Meta:

@@ -88,7 +88,7 @@ class ObjectDetailView(View):
 
     def get(self, request, pk):
         obj = self.get_object(request, pk)
-        context = {"object": obj, "model": type(obj), **self.get_extra_context(request, obj)}
+        context = {"object": obj, "verbose_name": obj._meta.verbose_name, **self.get_extra_context(request, obj)}
         return render(request, self.template_name, context)
 
 
@@ -174,9 +174,13 @@ class ObjectDeleteView(LoginRequiredMixin, View):
     def success_url(self, obj):
         raise NotImplementedError
 
+    def check_permission(self, request, obj):
+        """Refuse the confirmation page to users who could not delete (the service checks again)."""
+
     def get(self, request, pk):
         obj = self.get_object(request, pk)
-        return render(request, self.template_name, {"object": obj, "model": type(obj)})
+        self.check_permission(request, obj)
+        return render(request, self.template_name, {"object": obj, "verbose_name": obj._meta.verbose_name})
 
     def post(self, request, pk):
         obj = self.get_object(request, pk)
@@ -184,7 +188,7 @@ class ObjectDeleteView(LoginRequiredMixin, View):
         try:
             type(self).delete_service(request.user, obj)
         except ValidationError as exc:
-            context = {"object": obj, "model": type(obj), "errors": exc.messages}
+            context = {"object": obj, "verbose_name": obj._meta.verbose_name, "errors": exc.messages}
             return render(request, self.template_name, context, status=400)
         return redirect(target)
 

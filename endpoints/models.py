@@ -5,7 +5,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from egiportal import validators as v
-from egiportal.models import BaseModel
+from egiportal.models import BaseModel, PortalQuerySet
 from sites.choices import EntityKind
 from sites.models import OwnedEntity, PropertyBase, Scope, Site, entity_link
 
@@ -125,7 +125,7 @@ class ServiceGroup(OwnedEntity):
         return reverse("endpoints:servicegroup", args=[self.pk])
 
 
-class DowntimeQuerySet(models.QuerySet):
+class DowntimeQuerySet(PortalQuerySet):
     def ongoing(self, at=None):
         at = at or timezone.now()
         return self.filter(start__lte=at, end__gt=at)

@@ -23,8 +23,8 @@ class Infrastructure(models.TextChoices):
 
     PRODUCTION = "Production"
     TEST = "Test"
-    SC = "SC"
-    PPS = "PPS"
+    SC = "SC", "SC"
+    PPS = "PPS", "PPS"
 
 
 class RoleType(models.TextChoices):

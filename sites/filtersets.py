@@ -16,8 +16,9 @@ class ProjectFilterSet(BaseFilterSet):
 
 class NGIFilterSet(ScopedFilterSet):
     search_fields = ("name", "description")
+    # With to_field_name the lookup must end in that field too: the filter compares the raw value.
     project = django_filters.ModelMultipleChoiceFilter(
-        field_name="projects", queryset=Project.objects.all(), to_field_name="name"
+        field_name="projects__name", queryset=Project.objects.all(), to_field_name="name", distinct=True
     )
 
     class Meta:
@@ -27,12 +28,16 @@ class NGIFilterSet(ScopedFilterSet):
 
 class SiteFilterSet(ScopedFilterSet):
     search_fields = ("short_name", "official_name", "domain", "description")
-    ngi = django_filters.ModelMultipleChoiceFilter(queryset=NGI.objects.all(), to_field_name="name", label="NGI")
-    country = django_filters.ModelMultipleChoiceFilter(queryset=Country.objects.all(), to_field_name="code")
+    ngi = django_filters.ModelMultipleChoiceFilter(
+        field_name="ngi__name", queryset=NGI.objects.all(), to_field_name="name", label="NGI"
+    )
+    country = django_filters.ModelMultipleChoiceFilter(
+        field_name="country__code", queryset=Country.objects.all(), to_field_name="code"
+    )
     certification_status = django_filters.MultipleChoiceFilter(choices=CertificationStatus.choices)
     infrastructure = django_filters.MultipleChoiceFilter(choices=Infrastructure.choices, label="Production status")
     project = django_filters.ModelMultipleChoiceFilter(
-        field_name="ngi__projects", queryset=Project.objects.all(), to_field_name="name", distinct=True
+        field_name="ngi__projects__name", queryset=Project.objects.all(), to_field_name="name", distinct=True
     )
 
     class Meta:

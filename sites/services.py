@@ -5,8 +5,12 @@ through the models, writes inside one transaction and records the change in the 
 """
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.core.mail import send_mass_mail
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
 from egiportal import audit
@@ -19,8 +23,9 @@ from egiportal.services import (
     save_audited,
 )
 
-from .choices import Action, CertificationStatus
-from .models import CertificationStatusLog, Site
+from .choices import Action, CertificationStatus, EntityKind, RoleStatus
+from .models import NGI, CertificationStatusLog, OwnedEntity, Project, Role, Site
+from .roles import REQUESTABLE, role_types_for
 
 # §7.2: transitions refused to non-admins.
 FORBIDDEN_TRANSITIONS = {
@@ -55,9 +60,13 @@ def create_site(actor, site, scopes):
     scopes = list(scopes)
     _site_scopes_rules(actor, site, scopes)
     site.certification_status_changed = timezone.now()
-    save_audited(actor, site, m2m={"scopes": scopes})
+    site.full_clean()
+    site.save()
     site.primary_key = f"{site.pk}G0"
     site.save(update_fields=["primary_key"])
+    site.scopes.set(scopes)
+    # Recorded once the primary key is known, so the audit row shows the site as it was created.
+    audit.record(actor, AuditAction.CREATE, site, None, site.snapshot())
     CertificationStatusLog.objects.create(
         site=site, old_status="", new_status=site.certification_status, added_by=str(actor), reason="Initial creation"
     )
@@ -85,7 +94,7 @@ def update_site(actor, site, scopes, child_scope_action=ChildScopeAction.NO_MODI
         elif child_scope_action == ChildScopeAction.INHERIT:
             wanted = current | set(scopes)
         else:
-            wanted = current
+            wanted = set(current)  # a copy: the in-place "-=" below must not change `current` too
         wanted -= lost_reserved
         if wanted != current:
             before = service.snapshot()
@@ -133,3 +142,215 @@ def change_certification(actor, site, new_status, reason):
     log.save()
     audit.record(actor, AuditAction.CERTIFY, site, before, site.snapshot(), reason)
     return log
+
+
+# ---------------------------------------------------------------------------------------------
+# Roles: request, grant, reject, revoke (specs/gocdb.md §5.6) and the request notification
+# ---------------------------------------------------------------------------------------------
+
+# Everything a role list shows in one query: the user and whichever concrete entity the role is over.
+ROLE_RELATED = (
+    "user",
+    "owned_entity__project_entity",
+    "owned_entity__ngi_entity",
+    "owned_entity__site_entity",
+    "owned_entity__servicegroup_entity",
+)
+
+
+def entity_models():
+    """The concrete model of each entity kind that roles are held over."""
+    from endpoints.models import ServiceGroup
+
+    return {
+        EntityKind.PROJECT: Project,
+        EntityKind.NGI: NGI,
+        EntityKind.SITE: Site,
+        EntityKind.SERVICEGROUP: ServiceGroup,
+    }
+
+
+def _concrete(entity):
+    return entity.concrete if type(entity) is OwnedEntity else entity
+
+
+def _role_state(role):
+    """The audited state of a role, with readable names as GOCDB's RoleActionRecord keeps them."""
+    entity = role.owned_entity.concrete
+    return {**role.snapshot(), "user": role.user.username, "entity": str(entity), "entity_kind": entity.KIND}
+
+
+def _locked_role(role):
+    """Re-read `role` under a row lock so that two deciders cannot act on the same request at once."""
+    try:
+        return Role.objects.select_for_update(of=("self",)).select_related("user", "owned_entity").get(pk=role.pk)
+    except Role.DoesNotExist:
+        raise ValidationError("This role no longer exists: someone else has already dealt with it.") from None
+
+
+def _check_requestable(entity, role_type):
+    if role_type not in REQUESTABLE[entity.KIND]:
+        shown = str(role_type)[:60]
+        raise ValidationError({"role_type": f"{shown!r} is not a role that can be requested over {entity}."})
+
+
+@transaction.atomic
+def request_role(actor, entity, role_type):
+    """Ask for `role_type` over `entity` (§5.6): a pending role, audited; approvers are told after commit."""
+    from .tasks import notify_role_request  # tasks import this module
+
+    if actor is None or not actor.is_authenticated or not actor.is_active:
+        raise PermissionDenied("Log in to request a role.")
+    entity = _concrete(entity)
+    _check_requestable(entity, role_type)
+    existing = Role.objects.filter(user=actor, role_type=role_type, owned_entity_id=entity.pk).first()
+    if existing is not None:
+        name = existing.get_role_type_display()
+        if existing.status == RoleStatus.GRANTED:
+            raise ValidationError({"role_type": f"You already have the role {name} over {entity}."})
+        raise ValidationError({"role_type": f"You have already requested the role {name} over {entity}."})
+    role = Role(user=actor, role_type=role_type, owned_entity=entity.ownedentity_ptr, status=RoleStatus.PENDING)
+    role.full_clean(validate_constraints=False)
+    try:
+        with transaction.atomic():
+            role.save()
+    except IntegrityError:  # a concurrent identical request won the race
+        raise ValidationError({"role_type": f"You have already requested this role over {entity}."}) from None
+    audit.record(actor, AuditAction.ROLE_REQUEST, role, None, _role_state(role), "Role requested")
+    transaction.on_commit(lambda: notify_role_request.delay(role.pk))
+    return role
+
+
+def _decide(actor, role, action, verb):
+    """Lock a pending role and check that `actor` may `action` (grant/reject) it."""
+    if actor is None or not actor.is_authenticated:
+        raise PermissionDenied("Log in to decide on role requests.")
+    role = _locked_role(role)
+    entity = role.owned_entity.concrete
+    require(actor, action, entity, f"You may not {verb} roles over {entity}.")
+    if role.status != RoleStatus.PENDING:
+        raise ValidationError(f"The role {role.get_role_type_display()} of {role.user} is not pending.")
+    return role
+
+
+@transaction.atomic
+def grant_role(actor, role):
+    """Approve a pending request: needs GRANT_ROLE on the entity (climbing Site -> NGI -> projects)."""
+    role = _decide(actor, role, Action.GRANT_ROLE, "grant")
+    before = _role_state(role)
+    role.status = RoleStatus.GRANTED
+    role.save(update_fields=["status", "last_updated"])
+    audit.record(actor, AuditAction.ROLE_GRANT, role, before, _role_state(role), "Role granted")
+    return role
+
+
+@transaction.atomic
+def reject_role(actor, role):
+    """Refuse a pending request: needs REJECT_ROLE on the entity; the request is deleted."""
+    role = _decide(actor, role, Action.REJECT_ROLE, "reject")
+    pk, before = role.pk, _role_state(role)
+    audit.record(actor, AuditAction.ROLE_REJECT, role, before, None, "Role request rejected")
+    role.delete()
+    role.pk = pk
+    return role
+
+
+@transaction.atomic
+def revoke_role(actor, role):
+    """Remove a role: the holder may always drop (or cancel) their own; others need REVOKE_ROLE.
+
+    A pending role that is withdrawn this way is recorded as rejected, as GOCDB does.
+    """
+    if actor is None or not actor.is_authenticated:
+        raise PermissionDenied("Log in to revoke roles.")
+    role = _locked_role(role)
+    entity = role.owned_entity.concrete
+    if role.user_id != actor.pk:
+        require(actor, Action.REVOKE_ROLE, entity, f"You may not revoke roles over {entity}.")
+    pending = role.status == RoleStatus.PENDING
+    action = AuditAction.ROLE_REJECT if pending else AuditAction.ROLE_REVOKE
+    message = "Role request withdrawn" if pending else "Role revoked"
+    pk, before = role.pk, _role_state(role)
+    audit.record(actor, action, role, before, None, message)
+    role.delete()
+    role.pk = pk
+    return role
+
+
+def pending_roles_for(user):
+    """Every pending request `user` may decide (GRANT_ROLE on its entity; superusers: all), one query."""
+    pending = Role.objects.filter(status=RoleStatus.PENDING).select_related(*ROLE_RELATED).order_by("created", "id")
+    if user is None or not user.is_authenticated or not user.is_active:
+        return pending.none()
+    if user.is_superuser:
+        return pending
+    condition = Q(pk__in=[])
+    for kind, model in entity_models().items():
+        if model.role_condition(user, Action.GRANT_ROLE) is None:
+            continue
+        decidable = model.objects.visible_to(user, Action.GRANT_ROLE).values("pk")
+        condition |= Q(owned_entity__kind=kind, owned_entity_id__in=decidable)
+    return pending.filter(condition)
+
+
+def roles_of(user):
+    """The roles of `user`, granted and pending, with their entities (one query)."""
+    return Role.objects.filter(user=user).select_related(*ROLE_RELATED).order_by("status", "role_type", "id")
+
+
+def _approvers_over(entities, kind):
+    """Active users with an e-mail holding, over one of `entities`, a role that grants roles there."""
+    role_types = role_types_for(Action.GRANT_ROLE, kind, kind)
+    held = Role.objects.filter(
+        status=RoleStatus.GRANTED, role_type__in=role_types, owned_entity_id__in=[e.pk for e in entities]
+    )
+    return list(
+        get_user_model()
+        .objects.filter(is_active=True, pk__in=held.values("user_id"))
+        .exclude(email="")
+        .order_by("username")
+    )
+
+
+def _approver_chain(entity):
+    """The entities whose approvers are asked in turn (§5.6): the entity, then its NGI, then its projects."""
+    chain = [([entity], entity.KIND)]
+    if entity.KIND == EntityKind.SITE:
+        chain.append(([entity.ngi], EntityKind.NGI))
+        chain.append((list(entity.ngi.projects.all()), EntityKind.PROJECT))
+    elif entity.KIND == EntityKind.NGI:
+        chain.append((list(entity.projects.all()), EntityKind.PROJECT))
+    return chain
+
+
+def role_request_recipients(role):
+    """Who is told of a request: the nearest approvers up the chain, else the portal administrators."""
+    for entities, kind in _approver_chain(role.owned_entity.concrete):
+        users = _approvers_over(entities, kind) if entities else []
+        if users:
+            return users
+    admins = get_user_model().objects.filter(is_active=True, is_superuser=True).exclude(email="")
+    return list(admins.order_by("username"))
+
+
+def send_role_request_notification(role_id):
+    """E-mail the approvers of a pending role request (the body of the notify_role_request task).
+
+    Returns the addresses written to; a request that was decided or withdrawn meanwhile needs no mail.
+    """
+    role = Role.objects.select_related(*ROLE_RELATED).filter(pk=role_id, status=RoleStatus.PENDING).first()
+    if role is None:
+        return []
+    entity = role.owned_entity.concrete
+    requester = role.user
+    link = f"{settings.PORTAL_URL}{reverse('sites:role_requests')}"
+    subject = f"Role request: {role.get_role_type_display()} over {entity}"
+    body = (
+        f"{requester.get_full_name() or requester.username} ({requester.username}, {requester.email or 'no e-mail'}) "
+        f"has requested the role {role.get_role_type_display()} over the "
+        f"{EntityKind(entity.KIND).label} {entity}.\n\n"
+        f"You receive this because you may approve or reject it. Please decide at:\n{link}\n"
+    )
+    recipients = [user.email for user in role_request_recipients(role)]
+    send_mass_mail([(subject, body, settings.DEFAULT_FROM_EMAIL, [address]) for address in recipients])
+    return recipients

@@ -27,7 +27,7 @@ class NGITable(BaseTable):
 class SiteTable(BaseTable):
     short_name = LinkedColumn(verbose_name="Name")
     ngi = tables.Column(verbose_name="NGI", linkify=True)
-    country = tables.Column(accessor="country__name")
+    country = tables.Column(accessor="country__name", verbose_name="Country")
     service_count = tables.Column(verbose_name="Services")
     scopes = ScopesColumn()
 

@@ -2,7 +2,7 @@ from django.urls import path
 
 from egiportal.views import ObjectHistoryView, PropertiesView, PropertyDeleteView
 
-from . import views
+from . import role_views, views
 from .models import NGI, Project, Site
 
 app_name = "sites"
@@ -31,4 +31,12 @@ urlpatterns = [
     ),
     path("scopes/", views.ScopeListView.as_view(), name="scope_list"),
     path("scopes/<int:pk>/", views.ScopeView.as_view(), name="scope"),
+    # -- roles --
+    path("roles/request/<int:entity_id>/", role_views.RoleRequestView.as_view(), name="role_request"),
+    path("roles/requests/", role_views.RoleRequestsView.as_view(), name="role_requests"),
+    path("roles/mine/", role_views.MyRolesView.as_view(), name="my_roles"),
+    path("roles/<int:pk>/approve/", role_views.RoleApproveView.as_view(), name="role_approve"),
+    path("roles/<int:pk>/reject/", role_views.RoleRejectView.as_view(), name="role_reject"),
+    path("roles/<int:pk>/revoke/", role_views.RoleRevokeView.as_view(), name="role_revoke"),
+    # -- end roles --
 ]

@@ -97,6 +97,7 @@ class SiteView(ObjectDetailView):
             "contacts": contacts_of(request.user, obj),
             "can_edit": authorise(request.user, Action.EDIT_OBJECT, obj),
             "can_certify": authorise(request.user, Action.SITE_EDIT_CERT_STATUS, obj),
+            "can_add_service": authorise(request.user, Action.SITE_ADD_SERVICE, obj),
         }
 
 
@@ -119,6 +120,10 @@ class SiteFormView(ObjectFormView):
 class SiteDeleteView(ObjectDeleteView):
     queryset = Site.objects.all()
     delete_service = services.delete_site
+
+    def check_permission(self, request, obj):
+        if not request.user.is_superuser:
+            raise PermissionDenied("Only portal administrators may delete sites.")
 
     def success_url(self, obj):
         return reverse("sites:site_list")

@@ -2,6 +2,7 @@
 
 import os
 import shutil
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -57,3 +58,49 @@ def test_site_admin_day(page):
     assert "Amsterdam Science Cloud" in page.content()
     site.refresh_from_db()
     assert site.official_name == "Amsterdam Science Cloud"
+
+    # Add a service to the site; the site's scopes are preselected.
+    page.click("text=Add service")
+    page.select_option("#id_service_type", label="org.openstack.nova")
+    page.fill("#id_hostname", "nova.ams.example.org")
+    page.fill("#id_description", "OpenStack compute")
+    page.click("button:has-text('Save')")
+    page.wait_for_selector("h1:has-text('nova.ams.example.org')")
+    service = site.services.get(hostname="nova.ams.example.org")
+    assert [s.name for s in service.scopes.all()] == ["EGI"]
+
+    # Give it an endpoint location.
+    page.click("text=Add endpoint")
+    page.fill("#id_name", "nova-api")
+    page.fill("#id_url", "https://nova.ams.example.org:8774/v2.1")
+    page.click("button:has-text('Save')")
+    page.wait_for_load_state()
+    assert service.endpoints.get().url == "https://nova.ams.example.org:8774/v2.1"
+
+    # And a property.
+    page.goto(service.get_absolute_url())
+    page.click("text=Add / update")
+    page.fill("#id_properties", "cloud-type=openstack")
+    page.click("button:has-text('Save')")
+    page.wait_for_url(f"**{service.get_absolute_url()}")
+    assert "cloud-type" in page.content()
+    assert service.properties.get().value == "openstack"
+
+    # Declare a downtime of that service next week and find it on the downtime list.
+    page.goto(site.get_absolute_url())
+    page.click("text=Declare downtime")
+    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=7)
+    page.select_option("#id_severity", "OUTAGE")
+    page.fill("#id_description", "Upgrade of the compute nodes")
+    page.fill("#id_start", start.strftime("%Y-%m-%dT%H:%M"))
+    page.fill("#id_end", (start + timedelta(hours=6)).strftime("%Y-%m-%dT%H:%M"))
+    page.check(f"#service-{service.pk}")
+    page.click("main button[type=submit]")
+    page.wait_for_selector("text=SCHEDULED")
+    downtime = site.downtimes.get()
+    assert downtime.classification == "SCHEDULED" and list(downtime.services.all()) == [service]
+
+    page.goto("/downtimes/")
+    row = page.locator("table tbody tr", has_text="NL-AMS-CLOUD")
+    assert row.count() == 1
+    assert "Outage" in row.inner_text() or "OUTAGE" in row.inner_text()

@@ -1,0 +1,163 @@
+"""Benchmark of the busiest pages on a synthetic federation ten times EGI's size (`make bench`).
+
+Needs PostgreSQL: DATABASE_URL, or postgres://postgres@127.0.0.1:5432/egiportal_bench by default
+(created when missing). Migrates, seeds 3,500 sites unless that federation is already there, then
+times N requests per page through Django's test client in-process, counting queries.
+
+    .venv/bin/python bench/run.py [--sites 3500] [--seed 1] [--requests 30] [--reseed]
+"""
+
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/egiportal_bench"
+SEED_RECORD = ROOT / "var" / "bench-seed.json"
+TARGET_MS, TARGET_QUERIES = 100, 15
+WARMUP = 3
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sites", type=int, default=3500, help="sites of the synthetic federation (3500)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the synthetic federation (1)")
+    parser.add_argument("--requests", type=int, default=30, help="timed requests per page (30)")
+    parser.add_argument("--reseed", action="store_true", help="rebuild the federation even if it is there")
+    return parser.parse_args()
+
+
+def database_url():
+    url = os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
+    if urlsplit(url).scheme not in ("postgres", "postgresql", "pgsql"):
+        sys.exit(f"bench/run.py needs PostgreSQL; DATABASE_URL is {url!r}. Unset it to use {DEFAULT_DATABASE_URL}.")
+    return url
+
+
+def ensure_database(url):
+    """Create the benchmark database if it does not exist yet."""
+    import psycopg
+    from psycopg import sql
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    server = urlunsplit(parts._replace(path="/postgres"))
+    try:
+        with psycopg.connect(server, autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                print(f"Created database {name}.")
+    except psycopg.OperationalError as exc:
+        sys.exit(f"Cannot reach PostgreSQL at {server}: {exc}")
+
+
+def setup_django():
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "egiportal.settings")
+    import django
+
+    django.setup()
+
+
+def seed(args):
+    """Seed unless the same-sized synthetic federation is there; returns a line about the seed time."""
+    from django.core.management import call_command
+
+    from sites.synthetic import synthetic_sites
+
+    record = json.loads(SEED_RECORD.read_text()) if SEED_RECORD.exists() else {}
+    present = synthetic_sites().count()
+    same = record.get("sites") == args.sites and record.get("seed") == args.seed
+    if present == args.sites and (same or not record) and not args.reseed:
+        when = f"{record['seconds']:.1f} s on {record['when']}" if same else "not recorded"
+        return f"Reusing the synthetic federation of {present:,} sites (--reseed rebuilds it); its seed took {when}."
+    print(f"Seeding a synthetic federation of {args.sites:,} sites (seed {args.seed})...", flush=True)
+    started = time.perf_counter()
+    call_command("seed_federation", sites=args.sites, seed=args.seed, flush=True)
+    seconds = time.perf_counter() - started
+    SEED_RECORD.parent.mkdir(exist_ok=True)
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    SEED_RECORD.write_text(json.dumps({"sites": args.sites, "seed": args.seed, "seconds": seconds, "when": when}))
+    return f"seed_federation --sites {args.sites} took {seconds:.1f} s."
+
+
+def pages():
+    """(label, path or None) of the measured pages."""
+    from django.db.models import Count
+    from django.urls import Resolver404, resolve
+
+    from sites.models import Site
+
+    def available(path):
+        try:
+            resolve(path)
+            return path
+        except Resolver404:
+            return None
+
+    # The site with most services and downtimes: the detail page's worst case.
+    site = Site.objects.annotate(n=Count("services", distinct=True) + Count("downtimes", distinct=True)).order_by("-n")
+    site = site.first()
+    return [
+        ("site list", available("/sites/")),
+        ("service list", available("/services/")),
+        ("site detail", site.get_absolute_url() if site else None),
+    ]
+
+
+def measure(client, path, requests):
+    """(status, median ms, p95 ms, queries) of `requests` GETs after a warm-up."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for _ in range(WARMUP):
+        client.get(path)
+    times, queries, status = [], 0, None
+    for _ in range(requests):
+        with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
+            response = client.get(path)
+            times.append((time.perf_counter() - started) * 1000)
+        status, queries = response.status_code, max(queries, len(captured.captured_queries))
+    times.sort()
+    p95 = times[max(0, math.ceil(0.95 * len(times)) - 1)]
+    return status, statistics.median(times), p95, queries
+
+
+def report(results, requests):
+    print(f"\n{'page':<14}{'path':<24}{'status':>7}{'median ms':>11}{'p95 ms':>9}{'queries':>9}  target")
+    for label, path, result in results:
+        if result is None:
+            print(f"{label:<14}{path or '-':<24}{'not available':>36}")
+            continue
+        status, median, p95, queries = result
+        ok = status == 200 and median < TARGET_MS and queries < TARGET_QUERIES
+        print(f"{label:<14}{path:<24}{status:>7}{median:>11.1f}{p95:>9.1f}{queries:>9}  {'met' if ok else 'MISSED'}")
+    print(f"\n{requests} timed requests per page after {WARMUP} warm-up requests, anonymous, in-process test client.")
+    print(f"Target: each page under {TARGET_MS} ms median with under {TARGET_QUERIES} queries.")
+
+
+def main():
+    args = parse_args()
+    url = database_url()
+    ensure_database(url)
+    setup_django()
+    from django.core.management import call_command
+    from django.test import Client
+
+    call_command("migrate", verbosity=0, interactive=False)
+    print(seed(args))
+    client = Client(raise_request_exception=False)
+    results = [(label, path, measure(client, path, args.requests) if path else None) for label, path in pages()]
+    report(results, args.requests)
+
+
+if __name__ == "__main__":
+    main()
