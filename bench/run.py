@@ -14,6 +14,7 @@ import os
 import statistics
 import sys
 import time
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -61,6 +62,8 @@ def ensure_database(url):
 def setup_django():
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "egiportal.settings")
+    # whitenoise warns once about the uncollected static root; irrelevant to page timings.
+    warnings.filterwarnings("ignore", message="No directory at")
     import django
 
     django.setup()

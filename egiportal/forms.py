@@ -27,13 +27,13 @@ class ServiceModelForm(StyledMixin, forms.ModelForm):
         raise NotImplementedError
 
 
-class ServiceForm(StyledMixin, forms.Form):
+class ActorForm(StyledMixin, forms.Form):
     def __init__(self, *args, actor=None, instance=None, **kwargs):
         self.actor, self.instance = actor, instance
         super().__init__(*args, **kwargs)
 
 
-class PropertiesForm(ServiceForm):
+class PropertiesForm(ActorForm):
     """Bulk add: one `key=value` per line; optionally keep the values of existing keys."""
 
     properties = forms.CharField(
@@ -63,7 +63,7 @@ class PropertiesForm(ServiceForm):
         return self.instance
 
 
-class PropertyEditForm(ServiceForm):
+class PropertyEditForm(ActorForm):
     """Edit the value of one property."""
 
     value = forms.CharField(max_length=255)

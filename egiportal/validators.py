@@ -28,16 +28,14 @@ free_text = _rx(r"^[^`'\";<>]+\Z", "The characters ` ' \" ; < > are not allowed.
 free_text_optional = _rx(r"^[^`'\";<>]*\Z", "The characters ` ' \" ; < > are not allowed.")
 official_name = _rx(r"^[a-zA-Z0-9\-._()\[\],;:/'\" \t]*\Z", "This name contains characters that are not allowed.")
 domain = _rx(r"^[a-zA-Z0-9\-+._/ \t()']+\Z", "Enter a valid domain.")
-# re.ASCII: GOCDB's PCRE \w means [A-Za-z0-9_]; Python's would also take any Unicode letter.
+# GOCDB's PCRE \w means [A-Za-z0-9_]; Python's \w would also take any Unicode letter, so it is spelt out.
 home_url = _rx(
-    r"^((http|https)://([\w\-]+\.)+[\w\-]+([\w\-./?%&=]*))?\Z",
+    r"^((http|https)://([A-Za-z0-9_\-]+\.)+[A-Za-z0-9_\-]+([A-Za-z0-9_\-./?%&=]*))?\Z",
     "Enter an http(s) URL such as https://example.org/.",
-    re.ASCII,
 )
 giis_url = _rx(
-    r"^(ldap://([\w\-]+\.)+[\w\-]+([\w\-.:,/?%&=]*))?\Z",
+    r"^(ldap://([A-Za-z0-9_\-]+\.)+[A-Za-z0-9_\-]+([A-Za-z0-9_\-.:,/?%&=]*))?\Z",
     "Enter an LDAP URL such as ldap://bdii.example.org:2170/.",
-    re.ASCII,
 )
 # The patterns below are GOCDB's, rewritten where its nested quantifiers ("(a+)+") made the regex
 # engine backtrack exponentially: a 30-character bad value took seconds, a 255-character one forever.

@@ -5,12 +5,16 @@ through the models and the business rules of §2.5–§2.6 and §8, writes insid
 records the change in the audit log.
 """
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from egiportal import audit
+from egiportal.choices import AuditAction
 from egiportal.services import (
     check_minimum_scopes,
     check_reserved_scopes,
@@ -18,9 +22,11 @@ from egiportal.services import (
     require,
     save_audited,
 )
-from sites.choices import Action
+from sites.choices import Action, RoleStatus, RoleType
+from sites.models import Role
 
-from .models import Downtime, EndpointLocation, Service
+from .choices import Classification
+from .models import Downtime, EndpointLocation, Service, ServiceGroup
 
 # ---------------------------------------------------------------------------------------------
 # Services (service endpoints) and endpoint locations
@@ -176,3 +182,264 @@ def delete_endpoint(actor, endpoint):
 
 
 # -- end services, endpoint locations --
+
+
+# Declaring a downtime up to 48 h in the past is allowed (late declaration of an outage).
+PAST_LIMIT = timedelta(hours=48)
+# A downtime declared at least 24 h ahead is SCHEDULED; EGI policy then freezes it for the last 24 h.
+NOTICE = timedelta(hours=24)
+# "End now" ends a minute from now, so the end is never in the past when tools read it.
+END_DELAY = timedelta(seconds=60)
+
+MSG_NO_SERVICE = "A downtime must affect at least one service"
+MSG_MULTI_SITE = "Downtime creation for multiple sites not supported yet"
+MSG_START_AFTER_END = "A downtime cannot start after it's ended."
+MSG_START_TOO_OLD = "The requested start time of the downtime must be within the last 48 hrs"
+MSG_ENDED = "Can't edit a downtime that has already finished."
+MSG_SCHEDULED_LOCKED = "Cannot edit or delete a SCHEDULED downtime starting within 24 hours."
+MSG_EXTENDED = "Downtimes can't be extended - please add a new downtime."
+MSG_START_IN_PAST = "Downtime start date can only be changed to a date in the future"
+MSG_SCHEDULED_START = "A SCHEDULED downtime can't start less than 24 hours from now."
+MSG_NOT_ONGOING = "Downtime isn't on-going."
+MSG_STARTED = "This downtime has already started."
+
+
+def classify(start, now=None):
+    """SCHEDULED when announced more than 24 h ahead, else UNSCHEDULED (§7.1 rule 6)."""
+    now = now or timezone.now()
+    return Classification.SCHEDULED if start > now + NOTICE else Classification.UNSCHEDULED
+
+
+def downtime_snapshot(downtime):
+    """The audited state of a downtime, including the services and endpoints it affects."""
+    data = downtime.snapshot()
+    data["services"] = sorted(str(s) for s in downtime.services.select_related("service_type"))
+    data["endpoints"] = sorted(f"{e.service.hostname}/{e.name}" for e in downtime.endpoints.select_related("service"))
+    return data
+
+
+def _affected(services, endpoints):
+    """Services and endpoints of a downtime; selecting an endpoint adds its parent service (§7.1)."""
+    endpoints = list(EndpointLocation.objects.filter(pk__in=[e.pk for e in endpoints]).select_related("service"))
+    wanted = {s.pk for s in services} | {e.service_id for e in endpoints}
+    services = list(Service.objects.filter(pk__in=wanted).select_related("site", "service_type"))
+    if not services:
+        raise ValidationError(MSG_NO_SERVICE)
+    sites = {s.site for s in services}
+    if len(sites) != 1:
+        raise ValidationError(MSG_MULTI_SITE)
+    return sites.pop(), services, endpoints
+
+
+def _require_site(actor, site):
+    require(actor, Action.EDIT_OBJECT, site, f"You do not have permission over {site}.")
+
+
+def _check_dates(start, end, now):
+    if start >= end:
+        raise ValidationError({"end": MSG_START_AFTER_END})
+    if start < now - PAST_LIMIT:
+        raise ValidationError({"start": MSG_START_TOO_OLD})
+
+
+def _save(actor, downtime, services, endpoints, before, action, message=""):
+    downtime.full_clean()
+    downtime.save()
+    downtime.services.set(services)
+    downtime.endpoints.set(endpoints)
+    audit.record(actor, action, downtime, before, downtime_snapshot(downtime), message)
+    return downtime
+
+
+@transaction.atomic
+def declare_downtime(actor, downtime, services, endpoints=()):
+    """Declare a new downtime of services (and endpoints) of one site (§7.1 "addDowntime").
+
+    `downtime` is an unsaved Downtime carrying severity, description, start and end (UTC).
+    """
+    site, services, endpoints = _affected(services, endpoints)
+    _require_site(actor, site)
+    now = timezone.now()
+    _check_dates(downtime.start, downtime.end, now)
+    downtime.site = site
+    downtime.classification = classify(downtime.start, now)
+    _save(actor, downtime, services, endpoints, None, AuditAction.CREATE)
+    # GOCDB's identifier for new downtimes: "<id>G0".
+    downtime.primary_key = f"{downtime.pk}G0"
+    downtime.save(update_fields=["primary_key", "last_updated"])
+    return downtime
+
+
+def check_editable(downtime, now=None):
+    """Raise ValidationError unless the stored downtime may still be edited (§7.1 "editDowntime")."""
+    now = now or timezone.now()
+    if downtime.end < now:
+        raise ValidationError(MSG_ENDED)
+    if downtime.classification == Classification.SCHEDULED and downtime.start < now + NOTICE:
+        raise ValidationError(MSG_SCHEDULED_LOCKED)
+
+
+def _check_edit_dates(stored, start, end, now):
+    """The EGI "shortening and extension" policy: never longer; a moved start lies in the future."""
+    if end - start > stored.end - stored.start:
+        raise ValidationError({"end": MSG_EXTENDED})
+    if start != stored.start and start < now:
+        raise ValidationError({"start": MSG_START_IN_PAST})
+    if stored.classification == Classification.SCHEDULED and start < now + NOTICE:
+        raise ValidationError({"start": MSG_SCHEDULED_START})
+
+
+@transaction.atomic
+def edit_downtime(actor, downtime, services, endpoints=()):
+    """Apply the new severity, description, times and affected services/endpoints of `downtime`.
+
+    Needs EDIT_OBJECT on the site of the old and of the new services; reclassifies; replaces links.
+    """
+    stored = Downtime.objects.select_for_update().select_related("site").get(pk=downtime.pk)
+    _require_site(actor, stored.site)
+    now = timezone.now()
+    check_editable(stored, now)
+    site, services, endpoints = _affected(services, endpoints)
+    _require_site(actor, site)
+    _check_edit_dates(stored, downtime.start, downtime.end, now)
+    _check_dates(downtime.start, downtime.end, now)
+    before = downtime_snapshot(stored)
+    downtime.site = site
+    downtime.classification = classify(downtime.start, now)
+    downtime.primary_key = stored.primary_key
+    return _save(actor, downtime, services, endpoints, before, AuditAction.UPDATE)
+
+
+@transaction.atomic
+def end_downtime(actor, downtime):
+    """End an ongoing downtime a minute from now (§7.1 "endDowntime")."""
+    downtime = Downtime.objects.select_for_update().select_related("site").get(pk=downtime.pk)
+    _require_site(actor, downtime.site)
+    now = timezone.now()
+    if not downtime.start <= now < downtime.end:
+        raise ValidationError(MSG_NOT_ONGOING)
+    before = downtime_snapshot(downtime)
+    # min(): ending "now" must never lengthen a downtime that ends within the minute anyway.
+    downtime.end = min(downtime.end, now + END_DELAY)
+    downtime.save(update_fields=["end", "last_updated"])
+    audit.record(actor, AuditAction.DOWNTIME_END, downtime, before, downtime_snapshot(downtime), "Ended now")
+    return downtime
+
+
+@transaction.atomic
+def delete_downtime(actor, downtime):
+    """Delete a downtime that has not started; SCHEDULED ones not within 24 h of their start."""
+    downtime = Downtime.objects.select_for_update().select_related("site").get(pk=downtime.pk)
+    _require_site(actor, downtime.site)
+    now = timezone.now()
+    if downtime.start <= now:
+        raise ValidationError(MSG_STARTED)
+    if downtime.classification == Classification.SCHEDULED and downtime.start < now + NOTICE:
+        raise ValidationError(MSG_SCHEDULED_LOCKED)
+    pk = downtime.pk
+    audit.record(actor, AuditAction.DELETE, downtime, downtime_snapshot(downtime), None)
+    downtime.delete()
+    downtime.pk = pk
+    return downtime
+
+
+def allowed_downtime_actions(downtime, can_edit_site, now=None):
+    """Which of edit / end / delete the page should offer, given EDIT_OBJECT on the site."""
+    now = now or timezone.now()
+    if not can_edit_site:
+        return {"edit": False, "end": False, "delete": False}
+    locked = downtime.classification == Classification.SCHEDULED and downtime.start < now + NOTICE
+    return {
+        "edit": downtime.end >= now and not locked,
+        "end": downtime.start <= now < downtime.end,
+        "delete": downtime.start > now and not locked,
+    }
+
+
+# -- service groups ---------------------------------------------------------------------------------
+
+
+def group_snapshot(group):
+    """The audited state of a service group, including its member services."""
+    data = group.snapshot()
+    data["services"] = sorted(str(s) for s in group.services.select_related("service_type"))
+    return data
+
+
+def _group_rules(actor, group, scopes):
+    check_minimum_scopes(scopes, settings.MINIMUM_SCOPES)
+    # Only admins put reserved scopes on a service group; keeping ones it already has is fine (§8).
+    allowed = set(ServiceGroup.objects.get(pk=group.pk).scopes.all()) if group.pk else set()
+    refused = sorted(s.name for s in scopes if s.reserved and s not in allowed)
+    if refused and not actor.is_superuser:
+        raise ValidationError(
+            {"scopes": f"Only portal administrators may add reserved scopes to a service group: {', '.join(refused)}."}
+        )
+    clash = ServiceGroup.objects.filter(name=group.name).exclude(pk=group.pk)
+    if clash.exists():
+        raise ValidationError({"name": f"A service group named {group.name} already exists."})
+
+
+@transaction.atomic
+def create_service_group(actor, group, scopes):
+    """Any registered user creates a group and becomes its Service Group Administrator (§2.10)."""
+    if actor is None or not actor.is_authenticated:
+        raise PermissionDenied("Log in to create a service group.")
+    scopes = list(scopes)
+    _group_rules(actor, group, scopes)
+    group.full_clean()
+    group.save()
+    group.scopes.set(scopes)
+    audit.record(actor, AuditAction.CREATE, group, None, group_snapshot(group))
+    role = Role.objects.create(
+        user=actor,
+        role_type=RoleType.SERVICE_GROUP_ADMIN,
+        owned_entity=group.ownedentity_ptr,
+        status=RoleStatus.GRANTED,
+    )
+    audit.record(actor, AuditAction.ROLE_GRANT, role, None, role.snapshot(), "Creator of the service group")
+    return group
+
+
+@transaction.atomic
+def update_service_group(actor, group, scopes):
+    """Edit name, description, flags, e-mail and scopes (EDIT_OBJECT on the group)."""
+    stored = ServiceGroup.objects.get(pk=group.pk)
+    require(actor, Action.EDIT_OBJECT, stored, f"You may not edit service group {stored}.")
+    scopes = list(scopes)
+    _group_rules(actor, group, scopes)
+    before = group_snapshot(stored)
+    group.full_clean()
+    group.save()
+    group.scopes.set(scopes)
+    audit.record(actor, AuditAction.UPDATE, group, before, group_snapshot(group))
+    return group
+
+
+@transaction.atomic
+def delete_service_group(actor, group):
+    """Delete a group; its roles and properties go with it, its services stay (EDIT_OBJECT)."""
+    require(actor, Action.EDIT_OBJECT, group, f"You may not delete service group {group}.")
+    pk = group.pk
+    audit.record(actor, AuditAction.DELETE, group, group_snapshot(group), None)
+    group.delete()
+    group.pk = pk
+    return group
+
+
+@transaction.atomic
+def change_group_services(actor, group, add=(), remove=()):
+    """Add and remove member services (of any site) in one audited step (EDIT_OBJECT on the group)."""
+    require(actor, Action.EDIT_OBJECT, group, f"You may not change the services of service group {group}.")
+    add, remove = list(add), list(remove)
+    both = {s.pk for s in add} & {s.pk for s in remove}
+    if both:
+        raise ValidationError("A service cannot be added and removed at the same time.")
+    if not add and not remove:
+        raise ValidationError("Select services to add or to remove.")
+    before = group_snapshot(group)
+    group.services.add(*add)
+    group.services.remove(*remove)
+    group.save(update_fields=["last_updated"])
+    audit.record(actor, AuditAction.UPDATE, group, before, group_snapshot(group), "Services changed")
+    return group

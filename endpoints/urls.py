@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import downtime_views, views
+from . import views
 
 app_name = "endpoints"
 
@@ -42,42 +42,40 @@ urlpatterns = [
     path("service-types/<int:pk>/", views.ServiceTypeView.as_view(), name="servicetype"),
     # -- end services --
     # -- downtimes, service groups --
-    path("downtimes/", downtime_views.DowntimeListView.as_view(), name="downtime_list"),
-    path("downtimes/add/", downtime_views.DowntimeFormView.as_view(), name="downtime_add"),
-    path("downtimes/<int:pk>/", downtime_views.DowntimeView.as_view(), name="downtime"),
-    path("downtimes/<int:pk>/edit/", downtime_views.DowntimeFormView.as_view(), name="downtime_edit"),
-    path("downtimes/<int:pk>/end/", downtime_views.DowntimeEndView.as_view(), name="downtime_end"),
-    path("downtimes/<int:pk>/delete/", downtime_views.DowntimeDeleteView.as_view(), name="downtime_delete"),
+    path("downtimes/", views.DowntimeListView.as_view(), name="downtime_list"),
+    path("downtimes/add/", views.DowntimeFormView.as_view(), name="downtime_add"),
+    path("downtimes/<int:pk>/", views.DowntimeView.as_view(), name="downtime"),
+    path("downtimes/<int:pk>/edit/", views.DowntimeFormView.as_view(), name="downtime_edit"),
+    path("downtimes/<int:pk>/end/", views.DowntimeEndView.as_view(), name="downtime_end"),
+    path("downtimes/<int:pk>/delete/", views.DowntimeDeleteView.as_view(), name="downtime_delete"),
     path(
         "downtimes/<int:pk>/history/",
-        downtime_views.DowntimeHistoryView.as_view(),
+        views.DowntimeHistoryView.as_view(),
         name="downtime_history",
     ),
-    path("service-groups/", downtime_views.ServiceGroupListView.as_view(), name="servicegroup_list"),
-    path("service-groups/add/", downtime_views.ServiceGroupFormView.as_view(), name="servicegroup_add"),
-    path("service-groups/<int:pk>/", downtime_views.ServiceGroupView.as_view(), name="servicegroup"),
-    path("service-groups/<int:pk>/edit/", downtime_views.ServiceGroupFormView.as_view(), name="servicegroup_edit"),
-    path(
-        "service-groups/<int:pk>/delete/", downtime_views.ServiceGroupDeleteView.as_view(), name="servicegroup_delete"
-    ),
+    path("service-groups/", views.ServiceGroupListView.as_view(), name="servicegroup_list"),
+    path("service-groups/add/", views.ServiceGroupFormView.as_view(), name="servicegroup_add"),
+    path("service-groups/<int:pk>/", views.ServiceGroupView.as_view(), name="servicegroup"),
+    path("service-groups/<int:pk>/edit/", views.ServiceGroupFormView.as_view(), name="servicegroup_edit"),
+    path("service-groups/<int:pk>/delete/", views.ServiceGroupDeleteView.as_view(), name="servicegroup_delete"),
     path(
         "service-groups/<int:pk>/services/",
-        downtime_views.ServiceGroupServicesView.as_view(),
+        views.ServiceGroupServicesView.as_view(),
         name="servicegroup_services",
     ),
     path(
         "service-groups/<int:pk>/history/",
-        downtime_views.ServiceGroupHistoryView.as_view(),
+        views.ServiceGroupHistoryView.as_view(),
         name="servicegroup_history",
     ),
     path(
         "service-groups/<int:pk>/properties/",
-        downtime_views.ServiceGroupPropertiesView.as_view(),
+        views.ServiceGroupPropertiesView.as_view(),
         name="servicegroup_properties",
     ),
     path(
         "service-groups/<int:pk>/properties/delete/",
-        downtime_views.ServiceGroupPropertyDeleteView.as_view(),
+        views.ServiceGroupPropertyDeleteView.as_view(),
         name="servicegroup_property_delete",
     ),
     # -- end downtimes --

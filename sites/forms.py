@@ -1,6 +1,6 @@
 from django import forms
 
-from egiportal.forms import ServiceForm, ServiceModelForm
+from egiportal.forms import ActorForm, ServiceModelForm
 
 from . import services
 from .choices import CertificationStatus
@@ -66,7 +66,7 @@ class SiteForm(ServiceModelForm):
         return services.create_site(actor, self.instance, scopes)
 
 
-class CertificationForm(ServiceForm):
+class CertificationForm(ActorForm):
     new_status = forms.ChoiceField(choices=CertificationStatus.choices, label="New status")
     reason = forms.CharField(max_length=300, widget=forms.Textarea(attrs={"rows": 3}))
 

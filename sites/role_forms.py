@@ -2,14 +2,14 @@
 
 from django import forms
 
-from egiportal.forms import ServiceForm
+from egiportal.forms import ActorForm
 
 from . import services
 from .choices import RoleType
 from .roles import REQUESTABLE
 
 
-class RoleRequestForm(ServiceForm):
+class RoleRequestForm(ActorForm):
     """Pick one of the role types that may be requested on the entity (`instance`, a concrete entity)."""
 
     role_type = forms.ChoiceField(label="Role", choices=())

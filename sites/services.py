@@ -4,6 +4,8 @@ Every operation takes the acting user first, checks the role rules of specs/gocd
 through the models, writes inside one transaction and records the change in the audit log.
 """
 
+import logging
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -12,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from egiportal import audit
 from egiportal.choices import AuditAction
@@ -26,6 +29,8 @@ from egiportal.services import (
 from .choices import Action, CertificationStatus, EntityKind, RoleStatus
 from .models import NGI, CertificationStatusLog, OwnedEntity, Project, Role, Site
 from .roles import REQUESTABLE, role_types_for
+
+logger = logging.getLogger(__name__)
 
 # §7.2: transitions refused to non-admins.
 FORBIDDEN_TRANSITIONS = {
@@ -197,7 +202,6 @@ def _check_requestable(entity, role_type):
 @transaction.atomic
 def request_role(actor, entity, role_type):
     """Ask for `role_type` over `entity` (§5.6): a pending role, audited; approvers are told after commit."""
-    from .tasks import notify_role_request  # tasks import this module
 
     if actor is None or not actor.is_authenticated or not actor.is_active:
         raise PermissionDenied("Log in to request a role.")
@@ -217,7 +221,7 @@ def request_role(actor, entity, role_type):
     except IntegrityError:  # a concurrent identical request won the race
         raise ValidationError({"role_type": f"You have already requested this role over {entity}."}) from None
     audit.record(actor, AuditAction.ROLE_REQUEST, role, None, _role_state(role), "Role requested")
-    transaction.on_commit(lambda: notify_role_request.delay(role.pk))
+    transaction.on_commit(lambda: _enqueue_notification(role.pk))
     return role
 
 
@@ -354,3 +358,14 @@ def send_role_request_notification(role_id):
     recipients = [user.email for user in role_request_recipients(role)]
     send_mass_mail([(subject, body, settings.DEFAULT_FROM_EMAIL, [address]) for address in recipients])
     return recipients
+
+
+def _enqueue_notification(role_pk):
+    """Queue the approvers' e-mail. A broker outage must not turn a saved request into an error page:
+    the request stays visible on the approvers' pending-requests page, so log and carry on."""
+    from .tasks import notify_role_request  # the task module imports this one
+
+    try:
+        notify_role_request.delay(role_pk)
+    except OperationalError:
+        logger.exception("Could not queue the notification of role request %s", role_pk)

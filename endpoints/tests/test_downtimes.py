@@ -1,4 +1,4 @@
-"""Business rules of downtimes (specs/gocdb.md §7.1): endpoints.downtimes.
+"""Business rules of downtimes (specs/gocdb.md §7.1): endpoints.services.
 
 Times are set relative to `timezone.now()` with margins of minutes, so no test depends on how many
 seconds pass between building the data and the service reading the clock.
@@ -21,7 +21,7 @@ from egiportal.testing import (
     UserFactory,
     grant,
 )
-from endpoints import downtimes as ops
+from endpoints import services as ops
 from endpoints.models import Downtime
 
 pytestmark = pytest.mark.django_db

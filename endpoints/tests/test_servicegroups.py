@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from egiportal.models import AuditLog
 from egiportal.testing import ServiceFactory, ServiceGroupFactory, SiteFactory, UserFactory, grant
-from endpoints import downtimes as ops
+from endpoints import services as ops
 from endpoints.models import ServiceGroup, ServiceGroupProperty
 from sites.models import Role, Scope
 

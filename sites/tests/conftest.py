@@ -44,12 +44,6 @@ def _reset_producers(app):
     app.amqp._producer_pool = None
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """Factories hash a password per user; the deliberately slow default hasher dominated test time."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def eager_tasks():
     """Run Celery tasks in this process (CI sets REDIS_URL, which otherwise makes them asynchronous)."""

@@ -136,6 +136,27 @@ def test_request_notifies_approvers_through_the_task(
     assert [m.to for m in mailoutbox] == [[world["ngi_man"].email]]
 
 
+def test_request_is_kept_when_the_broker_is_down(world, django_capture_on_commit_callbacks, caplog):
+    """A dead broker is logged; the saved request is not turned into an error."""
+    from egiportal.celery import app
+
+    saved = app.conf.task_always_eager, app.conf.broker_url, app.conf.broker_connection_max_retries
+    app.conf.task_always_eager, app.conf.broker_url, app.conf.broker_connection_max_retries = (
+        False,
+        "redis://127.0.0.1:1/0",
+        0,
+    )
+    app._pool = None
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            role = services.request_role(world["alice"], world["site"], "SITE_ADMIN")
+    finally:
+        app.conf.task_always_eager, app.conf.broker_url, app.conf.broker_connection_max_retries = saved
+        app._pool = None
+    assert Role.objects.get(pk=role.pk).status == PENDING
+    assert "Could not queue the notification" in caplog.text
+
+
 # --- grant / reject --------------------------------------------------------------------------
 
 

@@ -1,0 +1,135 @@
+"""load_demo: idempotent, realistic, with the promised users, roles, scopes and downtimes."""
+
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.urls import reverse
+from django.utils import timezone
+
+from endpoints.models import Downtime, EndpointLocation, EndpointProperty, Service, ServiceGroup
+from sites.choices import Action, RoleStatus
+from sites.models import NGI, CertificationStatusLog, Project, Role, Site, SiteProperty
+from sites.roles import authorise
+from sites.synthetic import classify
+
+pytestmark = pytest.mark.django_db
+
+MODELS = (
+    Project,
+    NGI,
+    Site,
+    Service,
+    EndpointLocation,
+    EndpointProperty,
+    SiteProperty,
+    ServiceGroup,
+    Downtime,
+    Role,
+    CertificationStatusLog,
+    get_user_model(),
+)
+
+
+def load():
+    out = StringIO()
+    call_command("load_demo", stdout=out)
+    return out.getvalue()
+
+
+def counts():
+    return {model.__name__: model.objects.count() for model in MODELS}
+
+
+@pytest.fixture
+def demo():
+    return load()
+
+
+def test_running_twice_changes_nothing(demo):
+    before = counts()
+    keys = sorted(Downtime.objects.values_list("primary_key", flat=True))
+    load()
+    assert counts() == before
+    assert sorted(Downtime.objects.values_list("primary_key", flat=True)) == keys
+    assert before["Project"] == 2 and before["NGI"] == 4 and before["Site"] == 12
+    assert 50 <= before["Service"] <= 70 and before["EndpointLocation"] >= before["Service"]
+    assert before["ServiceGroup"] == 2
+
+
+def test_output_lists_logins_url_and_password_warning(monkeypatch):
+    monkeypatch.setenv("PORT", "8123")
+    demo = load()
+    assert "http://127.0.0.1:8123/" in demo
+    for username in ("admin", "siteadmin", "ngimanager", "projectstaff", "user"):
+        assert f"  {username} " in demo
+    assert "password 'demo'" in demo and "never load demo data into a production database" in demo
+
+
+def test_users_and_roles(demo):
+    users = {u.username: u for u in get_user_model().objects.all()}
+    assert set(users) == {"admin", "siteadmin", "ngimanager", "projectstaff", "user"}
+    assert all(u.check_password("demo") for u in users.values())
+    assert users["admin"].is_superuser and users["admin"].is_staff
+    assert not any(u.is_superuser for name, u in users.items() if name != "admin")
+    granted = {
+        (r.user.username, r.role_type, str(r.owned_entity.concrete))
+        for r in Role.objects.filter(status=RoleStatus.GRANTED)
+    }
+    assert granted == {
+        ("siteadmin", "SITE_ADMIN", "SURF-CLOUD"),
+        ("ngimanager", "NGI_OPS_MAN", "NGI_NL"),
+        ("projectstaff", "COD_STAFF", "EGI"),
+    }
+    pending = Role.objects.get(status=RoleStatus.PENDING)
+    assert pending.user == users["user"] and pending.owned_entity.concrete.short_name == "RUG-CIT"
+    surf, qmul = Site.objects.get(short_name="SURF-CLOUD"), Site.objects.get(short_name="UKI-LT2-QMUL")
+    assert authorise(users["siteadmin"], Action.EDIT_OBJECT, surf)
+    assert not authorise(users["siteadmin"], Action.EDIT_OBJECT, qmul)
+    assert authorise(users["ngimanager"], Action.EDIT_OBJECT, Site.objects.get(short_name="RUG-CIT"))
+    assert not authorise(users["user"], Action.EDIT_OBJECT, Site.objects.get(short_name="RUG-CIT"))
+
+
+def test_wlcg_only_where_the_parent_has_it(demo):
+    assert list(NGI.objects.filter(scopes__name="wlcg").values_list("name", flat=True)) == ["NGI_IT"]
+    wlcg_sites = Site.objects.filter(scopes__name="wlcg")
+    assert wlcg_sites.exists() and all(s.ngi.name == "NGI_IT" for s in wlcg_sites)
+    wlcg_services = Service.objects.filter(scopes__name="wlcg")
+    assert wlcg_services.exists()
+    assert wlcg_services.count() < Service.objects.filter(site__in=wlcg_sites).count()
+    assert set(wlcg_services.values_list("site_id", flat=True)) <= set(wlcg_sites.values_list("pk", flat=True))
+
+
+def test_demo_content_is_valid_and_realistic(demo):
+    types = set(Service.objects.values_list("service_type__name", flat=True))
+    assert {"org.openstack.nova", "org.openstack.swift", "webdav", "ARC-CE", "Site-BDII", "SRM", "xrootd"} <= types
+    assert "eu.egi.cloud.accounting" in types
+    nova = EndpointLocation.objects.filter(service__service_type__name="org.openstack.nova").first()
+    assert {p.key for p in nova.properties.all()} >= {"cloud-type", "max-vcpus"}
+    for model in (Project, NGI, Site, Service, EndpointLocation, ServiceGroup, Downtime, EndpointProperty):
+        for obj in model.objects.all():
+            obj.full_clean()
+    assert all(s.primary_key == f"{s.pk}G0" for s in Site.objects.all())
+
+
+def test_downtimes_past_ongoing_future_and_classified(demo):
+    now = timezone.now()
+    downtimes = list(Downtime.objects.prefetch_related("services"))
+    assert any(d.end <= now for d in downtimes)
+    assert any(d.start <= now < d.end for d in downtimes)
+    assert any(d.start > now for d in downtimes)
+    assert {d.classification for d in downtimes} == {"SCHEDULED", "UNSCHEDULED"}
+    for downtime in downtimes:
+        assert downtime.classification == classify(downtime.start, downtime.created)
+        assert downtime.primary_key == f"{downtime.pk}G0"
+        assert {s.site_id for s in downtime.services.all()} == {downtime.site_id}
+
+
+def test_demo_pages_and_login(demo, client):
+    site = Site.objects.get(short_name="SURF-CLOUD")
+    assert client.get(reverse("sites:site_list")).status_code == 200
+    response = client.get(site.get_absolute_url())
+    assert response.status_code == 200 and b"SURF-CLOUD" in response.content
+    assert client.login(username="siteadmin", password="demo")
+    assert client.get(reverse("sites:site_edit", args=[site.pk])).status_code == 200
