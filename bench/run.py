@@ -72,10 +72,13 @@ def setup_django():
 def seed(args):
     """Seed unless the same-sized synthetic federation is there; returns a line about the seed time."""
     from django.core.management import call_command
+    from django.db import connection
 
     from sites.synthetic import synthetic_sites
 
-    record = json.loads(SEED_RECORD.read_text()) if SEED_RECORD.exists() else {}
+    records = json.loads(SEED_RECORD.read_text()) if SEED_RECORD.exists() else {}
+    database = connection.settings_dict["NAME"]
+    record = records.get(database) if isinstance(records.get(database), dict) else {}
     present = synthetic_sites().count()
     same = record.get("sites") == args.sites and record.get("seed") == args.seed
     if present == args.sites and (same or not record) and not args.reseed:
@@ -85,17 +88,19 @@ def seed(args):
     started = time.perf_counter()
     call_command("seed_federation", sites=args.sites, seed=args.seed, flush=True)
     seconds = time.perf_counter() - started
-    SEED_RECORD.parent.mkdir(exist_ok=True)
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    SEED_RECORD.write_text(json.dumps({"sites": args.sites, "seed": args.seed, "seconds": seconds, "when": when}))
-    return f"seed_federation --sites {args.sites} took {seconds:.1f} s."
+    records[database] = {"sites": args.sites, "seed": args.seed, "seconds": round(seconds, 1), "when": when}
+    SEED_RECORD.parent.mkdir(exist_ok=True)
+    SEED_RECORD.write_text(json.dumps(records, indent=1))
+    return f"seed_federation --sites {args.sites} took {seconds:.1f} s (flush of earlier synthetic data included)."
 
 
 def pages():
     """(label, path or None) of the measured pages."""
-    from django.db.models import Count
     from django.urls import Resolver404, resolve
 
+    from egiportal.models import related_count
+    from endpoints.models import Downtime, Service
     from sites.models import Site
 
     def available(path):
@@ -105,9 +110,10 @@ def pages():
         except Resolver404:
             return None
 
-    # The site with most services and downtimes: the detail page's worst case.
-    site = Site.objects.annotate(n=Count("services", distinct=True) + Count("downtimes", distinct=True)).order_by("-n")
-    site = site.first()
+    # The site with most services and downtimes: the detail page's worst case. Counted by subqueries:
+    # joining both relations at once multiplies them (minutes on 300,000 downtimes).
+    services, downtimes = related_count(Service.objects.all(), "site"), related_count(Downtime.objects.all(), "site")
+    site = Site.objects.annotate(n=services + downtimes).order_by("-n", "pk").first()
     return [
         ("site list", available("/sites/")),
         ("service list", available("/services/")),

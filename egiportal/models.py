@@ -4,7 +4,8 @@ from django.contrib.auth.models import AbstractUser
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
-from django.db.models import Q
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 
 from .choices import AuditAction
 
@@ -38,6 +39,16 @@ class PortalQuerySet(models.QuerySet):
             return self.none()
         # A subquery on pk keeps many-to-many paths (NGI -> projects) from duplicating rows.
         return self.filter(pk__in=self.model.objects.filter(condition).values("pk"))
+
+
+def related_count(queryset, field):
+    """COUNT of `queryset` rows whose `field` points at the outer row, as a correlated subquery.
+
+    Unlike an aggregate Count() it needs no GROUP BY over the joined rows, so a paginated list's own
+    COUNT(*) stays a plain count of the list's rows.
+    """
+    counted = queryset.filter(**{field: OuterRef("pk")}).order_by().values(field).annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted), 0)
 
 
 class BaseModel(models.Model):

@@ -23,8 +23,10 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password("pw")
 
 
+# Migrations seed scopes, countries and service types; a transactional test (browser, worker) flushes
+# them, so the factories re-create what they need.
 def egi_scope():
-    return Scope.objects.get(name="EGI")
+    return Scope.objects.get_or_create(name="EGI", defaults={"description": "Resources of the EGI federation"})[0]
 
 
 class ProjectFactory(factory.django.DjangoModelFactory):
@@ -58,7 +60,9 @@ class SiteFactory(factory.django.DjangoModelFactory):
     short_name = factory.Sequence(lambda n: f"SITE-T{n}")
     official_name = factory.LazyAttribute(lambda o: f"Official {o.short_name}")
     ngi = factory.SubFactory(NGIFactory)
-    country = factory.LazyFunction(lambda: Country.objects.get(code="NL"))
+    country = factory.LazyFunction(
+        lambda: Country.objects.get_or_create(code="NL", defaults={"name": "Netherlands"})[0]
+    )
     description = "A site"
     domain = "example.org"
     email = "site@example.org"
@@ -73,7 +77,7 @@ class SiteFactory(factory.django.DjangoModelFactory):
 
 
 def service_type(name="org.openstack.nova"):
-    return ServiceType.objects.get(name=name)
+    return ServiceType.objects.get_or_create(name=name, defaults={"description": f"{name} service"})[0]
 
 
 class ServiceFactory(factory.django.DjangoModelFactory):

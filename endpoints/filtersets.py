@@ -6,11 +6,18 @@ filterset invalid, so the list answers 400 instead of silently showing everythin
 
 import django_filters
 from django import forms
-from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from egiportal.filtersets import BaseFilterSet, MultiValueTextWidget, PropertyFilter, ScopedFilterSet, ScopeMatch
+from egiportal.filtersets import (
+    BaseFilterSet,
+    MultiValueTextWidget,
+    PropertyFilter,
+    ScopedFilterSet,
+    ScopeMatch,
+    StrictBooleanFilter,
+    by_name,
+)
 from sites.choices import CertificationStatus
 from sites.models import NGI, Country, Site, SiteProperty
 
@@ -18,58 +25,17 @@ from .choices import Classification, Severity
 from .models import Downtime, EndpointLocation, Service, ServiceGroup, ServiceType
 
 
-class YesNoField(forms.Field):
-    """A tri-state flag: empty (any), yes or no. Anything else is an error, not "any"."""
-
-    widget = forms.Select(choices=[("", "Any"), ("true", "Yes"), ("false", "No")])
-    VALUES = {
-        **dict.fromkeys(("true", "yes", "y", "1", "on"), True),
-        **dict.fromkeys(("false", "no", "n", "0", "off"), False),
-    }
-
-    def clean(self, value):
-        if value in (None, ""):
-            return None
-        if isinstance(value, bool):
-            return value
-        try:
-            return self.VALUES[str(value).strip().lower()]
-        except KeyError:
-            raise ValidationError(f"{str(value)[:40]!r} is not one of yes, no, true, false.") from None
-
-
-class YesNoFilter(django_filters.Filter):
-    field_class = YesNoField
-
-    def filter(self, qs, value):
-        if value is None:
-            return qs
-        return qs.filter(**{self.field_name: value})
-
-
-def _by_name(path, queryset, to_field_name, label, distinct=False):
-    """Multi-select by a natural key; django-filter compares `getattr(choice, to_field_name)` with the
-    field, so the field path must end in that key too (site__short_name, not site)."""
-    return django_filters.ModelMultipleChoiceFilter(
-        field_name=f"{path}__{to_field_name}",
-        queryset=queryset,
-        to_field_name=to_field_name,
-        label=label,
-        distinct=distinct,
-    )
-
-
 class ServiceFilterSet(ScopedFilterSet):
     """Filters of the service list: where (site, NGI, country), what (type, flags), scopes, properties."""
 
     search_fields = ("hostname", "description", "url")
-    site = _by_name("site", Site.objects.all(), "short_name", "Site")
-    ngi = _by_name("site__ngi", NGI.objects.all(), "name", "NGI")
-    country = _by_name("site__country", Country.objects.all(), "code", "Country")
-    service_type = _by_name("service_type", ServiceType.objects.all(), "name", "Service type")
-    production = YesNoFilter(label="In production")
-    monitored = YesNoFilter(label="Monitored")
-    beta = YesNoFilter(label="Beta")
+    site = by_name("site", Site.objects.all(), "short_name", "Site", typed=True)
+    ngi = by_name("site__ngi", NGI.objects.all(), "name", "NGI", typed=True)
+    country = by_name("site__country", Country.objects.all(), "code", "Country")
+    service_type = by_name("service_type", ServiceType.objects.all(), "name", "Service type")
+    production = StrictBooleanFilter(label="In production")
+    monitored = StrictBooleanFilter(label="Monitored")
+    beta = StrictBooleanFilter(label="Beta")
     certification_status = django_filters.MultipleChoiceFilter(
         field_name="site__certification_status", choices=CertificationStatus.choices, label="Site certification"
     )
@@ -83,9 +49,9 @@ class EndpointLocationFilterSet(BaseFilterSet):
     """Filters of the endpoint list."""
 
     search_fields = ("name", "url", "description", "interface_name", "service__hostname")
-    service_type = _by_name("service__service_type", ServiceType.objects.all(), "name", "Service type")
-    site = _by_name("service__site", Site.objects.all(), "short_name", "Site")
-    monitored = YesNoFilter(label="Monitored")
+    service_type = by_name("service__service_type", ServiceType.objects.all(), "name", "Service type")
+    site = by_name("service__site", Site.objects.all(), "short_name", "Site", typed=True)
+    monitored = StrictBooleanFilter(label="Monitored")
     property = PropertyFilter(label="Property", widget=MultiValueTextWidget(attrs={"placeholder": "key=value"}))
 
     class Meta:
@@ -95,7 +61,7 @@ class EndpointLocationFilterSet(BaseFilterSet):
 
 class ServiceTypeFilterSet(BaseFilterSet):
     search_fields = ("name", "description")
-    monitoring_exception = YesNoFilter(label="Exempt from monitoring")
+    monitoring_exception = StrictBooleanFilter(label="Exempt from monitoring")
 
     class Meta:
         model = ServiceType
@@ -133,13 +99,8 @@ class DowntimeFilterSet(ScopedFilterSet):
     the scopes of their services (all/any) and the properties of their site."""
 
     search_fields = ("description", "primary_key", "site__short_name", "services__hostname")
-    # to_field_name makes django-filter compare that field, so field_name must point at it too.
-    site = django_filters.ModelMultipleChoiceFilter(
-        field_name="site__short_name", queryset=Site.objects.all(), to_field_name="short_name"
-    )
-    ngi = django_filters.ModelMultipleChoiceFilter(
-        field_name="site__ngi__name", queryset=NGI.objects.all(), to_field_name="name", label="NGI"
-    )
+    site = by_name("site", Site.objects.all(), "short_name", "Site", typed=True)
+    ngi = by_name("site__ngi", NGI.objects.all(), "name", "NGI", typed=True)
     severity = django_filters.MultipleChoiceFilter(choices=Severity.choices)
     classification = django_filters.MultipleChoiceFilter(choices=Classification.choices)
     state = django_filters.ChoiceFilter(choices=DowntimeState.choices, method="filter_state", label="State")
@@ -158,8 +119,8 @@ class DowntimeFilterSet(ScopedFilterSet):
     service_type = django_filters.ModelMultipleChoiceFilter(
         queryset=ServiceType.objects.all(), to_field_name="name", method="filter_service_type", label="Service type"
     )
-    service_group = django_filters.ModelMultipleChoiceFilter(
-        queryset=ServiceGroup.objects.all(), to_field_name="name", method="filter_service_group"
+    service_group = by_name(
+        None, ServiceGroup.objects.all(), "name", "Service group", typed=True, method="filter_service_group"
     )
     property = None  # downtimes have no properties of their own; see site_property
     site_property = SitePropertyFilter(
@@ -210,13 +171,8 @@ class ServiceGroupFilterSet(ScopedFilterSet):
     """Service groups by name/description, monitoring flag, scopes, properties and member services."""
 
     search_fields = ("name", "description")
-    site = django_filters.ModelMultipleChoiceFilter(
-        queryset=Site.objects.all(), to_field_name="short_name", method="filter_site", label="Has services of site"
-    )
-    # A choice filter, not a BooleanFilter: that one silently ignores values such as "perhaps".
-    monitored = django_filters.TypedChoiceFilter(
-        choices=[("true", "Yes"), ("false", "No")], coerce=lambda value: value == "true"
-    )
+    site = by_name(None, Site.objects.all(), "short_name", "Has services of site", typed=True, method="filter_site")
+    monitored = StrictBooleanFilter()
 
     class Meta:
         model = ServiceGroup

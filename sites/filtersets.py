@@ -1,6 +1,6 @@
 import django_filters
 
-from egiportal.filtersets import BaseFilterSet, ScopedFilterSet
+from egiportal.filtersets import BaseFilterSet, ScopedFilterSet, by_name
 
 from .choices import CertificationStatus, Infrastructure
 from .models import NGI, Country, Project, Scope, Site
@@ -16,10 +16,7 @@ class ProjectFilterSet(BaseFilterSet):
 
 class NGIFilterSet(ScopedFilterSet):
     search_fields = ("name", "description")
-    # With to_field_name the lookup must end in that field too: the filter compares the raw value.
-    project = django_filters.ModelMultipleChoiceFilter(
-        field_name="projects__name", queryset=Project.objects.all(), to_field_name="name", distinct=True
-    )
+    project = by_name("projects", Project.objects.all(), "name", "Project", distinct=True)
 
     class Meta:
         model = NGI
@@ -28,17 +25,11 @@ class NGIFilterSet(ScopedFilterSet):
 
 class SiteFilterSet(ScopedFilterSet):
     search_fields = ("short_name", "official_name", "domain", "description")
-    ngi = django_filters.ModelMultipleChoiceFilter(
-        field_name="ngi__name", queryset=NGI.objects.all(), to_field_name="name", label="NGI"
-    )
-    country = django_filters.ModelMultipleChoiceFilter(
-        field_name="country__code", queryset=Country.objects.all(), to_field_name="code"
-    )
+    ngi = by_name("ngi", NGI.objects.all(), "name", "NGI", typed=True)
+    country = by_name("country", Country.objects.all(), "code", "Country")
     certification_status = django_filters.MultipleChoiceFilter(choices=CertificationStatus.choices)
     infrastructure = django_filters.MultipleChoiceFilter(choices=Infrastructure.choices, label="Production status")
-    project = django_filters.ModelMultipleChoiceFilter(
-        field_name="ngi__projects__name", queryset=Project.objects.all(), to_field_name="name", distinct=True
-    )
+    project = by_name("ngi__projects", Project.objects.all(), "name", "Project", distinct=True)
 
     class Meta:
         model = Site

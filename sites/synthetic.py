@@ -701,4 +701,14 @@ def seed(options, flush=False):
         if flush:
             flush_synthetic()
         counts = FederationBuilder(options).build()
+    refresh_planner_statistics()
     return counts, time.perf_counter() - started
+
+
+def refresh_planner_statistics():
+    """After a bulk load PostgreSQL's statistics still describe empty tables, and its planner then picks
+    nested loops over every row (80 ms instead of 2 ms for the service list); its visibility map is empty
+    too, so COUNT(*) reads the whole heap. Autovacuum would fix both only later."""
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")

@@ -2,6 +2,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Prefetch
 from django.urls import reverse
 
+from egiportal.models import related_count
 from egiportal.views import (
     ObjectDeleteView,
     ObjectDetailView,
@@ -9,6 +10,7 @@ from egiportal.views import (
     ObjectHistoryView,
     ObjectListView,
 )
+from endpoints.models import Service
 
 from . import services
 from .choices import Action, RoleStatus
@@ -21,7 +23,7 @@ from .tables import NGITable, ProjectTable, ScopeTable, SiteTable
 SITE_LIST_QS = (
     Site.objects.select_related("ngi", "country")
     .prefetch_related("scopes")
-    .annotate(service_count=Count("services", distinct=True))
+    .annotate(service_count=related_count(Service.objects.all(), "site"))
 )
 
 
@@ -48,7 +50,7 @@ class ProjectView(ObjectDetailView):
 
 
 class NGIListView(ObjectListView):
-    queryset = NGI.objects.prefetch_related("scopes").annotate(site_count=Count("sites"))
+    queryset = NGI.objects.prefetch_related("scopes").annotate(site_count=related_count(Site.objects.all(), "ngi"))
     filterset_class = NGIFilterSet
     table_class = NGITable
 
@@ -80,8 +82,6 @@ class SiteView(ObjectDetailView):
     template_name = "sites/site.html"
 
     def get_extra_context(self, request, obj):
-        from endpoints.models import Service
-
         services_qs = (
             Service.objects.filter(site=obj)
             .select_related("service_type")

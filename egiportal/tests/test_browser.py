@@ -5,8 +5,9 @@ import shutil
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connections
 
-from egiportal.testing import SiteFactory, UserFactory, grant
+from egiportal.testing import SiteFactory, UserFactory, grant, service_type
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -29,6 +30,9 @@ def page(live_server):
         context.set_default_timeout(15000)
         yield context.new_page()
         browser.close()
+        # The test's ORM calls ran while Playwright's loop was active, in a connection of that context:
+        # close it here, or the test database cannot be dropped at the end of the run.
+        connections.close_all()
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
@@ -43,6 +47,7 @@ def log_in(page, username, password="pw"):
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_site_admin_day(page):
+    service_type("org.openstack.nova")
     site = SiteFactory(short_name="NL-AMS-CLOUD", official_name="Amsterdam Cloud")
     admin = UserFactory(username="alice")
     grant(admin, "SITE_ADMIN", site)

@@ -146,13 +146,13 @@ def test_request_is_kept_when_the_broker_is_down(world, django_capture_on_commit
         "redis://127.0.0.1:1/0",
         0,
     )
-    app._pool = None
+    app._pool = app.amqp._producer_pool = None  # drop connections cached for another broker
     try:
         with django_capture_on_commit_callbacks(execute=True):
             role = services.request_role(world["alice"], world["site"], "SITE_ADMIN")
     finally:
         app.conf.task_always_eager, app.conf.broker_url, app.conf.broker_connection_max_retries = saved
-        app._pool = None
+        app._pool = app.amqp._producer_pool = None
     assert Role.objects.get(pk=role.pk).status == PENDING
     assert "Could not queue the notification" in caplog.text
 

@@ -4,18 +4,11 @@ import pytest
 
 from egiportal.testing import SiteFactory, UserFactory, grant
 from sites import services
-from sites.models import Country, Role, Scope
-
-
-def seed_rows():
-    """The migration-seeded rows the factories use: an earlier transactional test may have flushed them."""
-    Scope.objects.get_or_create(name="EGI")
-    Country.objects.get_or_create(code="NL", defaults={"name": "Netherlands"})
+from sites.models import Role
 
 
 @pytest.mark.worker
 def test_role_request_mail_is_sent_by_a_real_worker(worker):
-    seed_rows()
     site = SiteFactory(short_name="WORKER-SITE")
     manager = UserFactory(username="ngi-manager", email="ngi.manager@example.org")
     grant(manager, "NGI_OPS_MAN", site.ngi)
