@@ -143,3 +143,10 @@ class DowntimeFactory(factory.django.DjangoModelFactory):
 def grant(user, role_type, entity, status=RoleStatus.GRANTED):
     """Give `user` a role over `entity` (a Project, NGI, Site or ServiceGroup)."""
     return Role.objects.create(user=user, role_type=role_type, owned_entity=entity.ownedentity_ptr, status=status)
+
+
+def user_with(role_type, entity, **kwargs):
+    """A new user holding a granted `role_type` over `entity`."""
+    user = UserFactory(**kwargs)
+    grant(user, role_type, entity)
+    return user

@@ -63,10 +63,17 @@ class ObjectListView(View):
 
     def export_csv(self, table, model):
         writer = csv.writer(Echo())
-        rows = (writer.writerow(row) for row in table.as_values())
+        rows = (writer.writerow([csv_safe(cell) for cell in row]) for row in table.as_values())
         response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{model._meta.model_name}s.csv"'
         return response
+
+
+def csv_safe(value):
+    """Keep a spreadsheet from running a cell as a formula (CSV injection): a text starting with
+    = + @ or a control character is prefixed with a quote."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "@", "\t", "\r") else text
 
 
 def _per_page(request, table):

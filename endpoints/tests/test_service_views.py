@@ -16,8 +16,8 @@ from egiportal.testing import (
     ServiceFactory,
     SiteFactory,
     UserFactory,
-    grant,
     service_type,
+    user_with,
 )
 from endpoints.models import EndpointLocation, EndpointProperty, Service, ServiceProperty
 from sites.models import Country, Scope
@@ -42,12 +42,6 @@ def service(site):
 @pytest.fixture
 def endpoint(service):
     return EndpointFactory(service=service, name="keystone")
-
-
-def user_with(role, entity):
-    user = UserFactory()
-    grant(user, role, entity)
-    return user
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 
 from egiportal.models import AuditLog
-from egiportal.testing import NGIFactory, ServiceFactory, SiteFactory, UserFactory, grant
+from egiportal.testing import NGIFactory, ServiceFactory, SiteFactory, UserFactory, grant, user_with
 from endpoints.models import Service
 from sites.models import Country, Scope, Site
 
@@ -68,12 +68,6 @@ def edit_data(site, **changes):
     )
     data.update(changes)
     return {k: v for k, v in data.items() if v is not None}
-
-
-def user_with(role, entity, **kwargs):
-    user = UserFactory(**kwargs)
-    grant(user, role, entity)
-    return user
 
 
 def audit_rows(obj):

@@ -1,0 +1,32 @@
+import csv
+import io
+
+import pytest
+from django.urls import reverse
+
+from egiportal.testing import SiteFactory
+from egiportal.views import csv_safe
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("=HYPERLINK(1)", "'=HYPERLINK(1)"),
+        ("+1", "'+1"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("plain", "plain"),
+        (None, ""),
+        (3, "3"),
+    ],
+)
+def test_csv_safe(value, expected):
+    assert csv_safe(value) == expected
+
+
+@pytest.mark.django_db
+def test_csv_export_neutralises_formulas(client):
+    SiteFactory(short_name="SITE-F", official_name="=cmd.exe")
+    response = client.get(reverse("sites:site_list"), {"export": "csv"})
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    row = next(r for r in rows if "SITE-F" in r)
+    assert "'=cmd.exe" in row and "=cmd.exe" not in row
