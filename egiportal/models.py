@@ -121,6 +121,7 @@ class AuditLog(models.Model):
 
     class Meta:
         ordering = ["-time", "-id"]
+        verbose_name = "change"
         indexes = [models.Index(fields=["content_type", "object_id"])]
 
     def __str__(self):

@@ -1,5 +1,5 @@
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Prefetch
+from django.db.models import Count
 from django.urls import reverse
 
 from egiportal.models import related_count
@@ -87,9 +87,7 @@ class SiteView(ObjectDetailView):
             .select_related("service_type")
             .prefetch_related("scopes", "endpoints", "properties")
         )
-        downtimes = obj.downtimes.order_by("-start").prefetch_related(
-            Prefetch("services", queryset=Service.objects.select_related("service_type"))
-        )[:20]
+        downtimes = obj.downtimes.order_by("-start", "-id")[:20]
         return {
             "services": services_qs,
             "downtimes": downtimes,

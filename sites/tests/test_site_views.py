@@ -5,7 +5,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 
 from egiportal.models import AuditLog
-from egiportal.testing import NGIFactory, ServiceFactory, SiteFactory, UserFactory, grant, user_with
+from egiportal.testing import DowntimeFactory, NGIFactory, ServiceFactory, SiteFactory, UserFactory, grant, user_with
 from endpoints.models import Service
 from sites.models import Country, Scope, Site
 
@@ -393,3 +393,10 @@ def test_unknown_site_is_404(client):
     assert client.get(reverse("sites:site", args=[999999])).status_code == 404
     client.force_login(UserFactory(is_superuser=True))
     assert client.get(reverse("sites:site_edit", args=[999999])).status_code == 404
+
+
+def test_site_page_lists_its_recent_downtimes(client):
+    downtime = DowntimeFactory(description="Disk replacement")
+    response = client.get(downtime.site.get_absolute_url())
+    assert response.status_code == 200
+    assert downtime.get_absolute_url() in response.content.decode() and "Disk replacement" in response.content.decode()
