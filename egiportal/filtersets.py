@@ -20,6 +20,11 @@ class ScopeMatch:
     choices = [(ALL, "all selected"), (ANY, "any selected")]
 
 
+def filter_without_duplicates(qs, condition):
+    """Filter through a to-many join without duplicating rows."""
+    return qs.filter(pk__in=qs.model.objects.filter(condition).values("pk"))
+
+
 class PropertyField(forms.CharField):
     """Accepts `key=value` (exact) or a bare `key` (the property exists)."""
 
@@ -46,7 +51,7 @@ class PropertyFilter(django_filters.Filter):
     def filter(self, qs, value):
         for key, val in value or []:
             condition = Q(properties__key=key) if val is None else Q(properties__key=key, properties__value=val)
-            qs = qs.filter(pk__in=qs.model.objects.filter(condition).values("pk"))
+            qs = filter_without_duplicates(qs, condition)
         return qs
 
 
@@ -182,6 +187,8 @@ class BaseFilterSet(django_filters.FilterSet):
         condition = Q()
         for field in self.search_fields:
             condition |= Q(**{f"{field}__icontains": value})
+        if any("__" in field for field in self.search_fields):  # a related field may match several times
+            return filter_without_duplicates(qs, condition)
         return qs.filter(condition)
 
 

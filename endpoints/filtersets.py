@@ -17,6 +17,7 @@ from egiportal.filtersets import (
     ScopeMatch,
     StrictBooleanFilter,
     by_name,
+    filter_without_duplicates,
 )
 from sites.choices import CertificationStatus
 from sites.models import NGI, Country, Site, SiteProperty
@@ -89,11 +90,6 @@ class SitePropertyFilter(PropertyFilter):
         return qs
 
 
-def _subquery_filter(qs, condition):
-    """Filter through a to-many join without duplicating rows."""
-    return qs.filter(pk__in=qs.model.objects.filter(condition).values("pk"))
-
-
 class DowntimeFilterSet(ScopedFilterSet):
     """Downtimes by site, NGI, severity, classification, state, time range, service type, service group,
     the scopes of their services (all/any) and the properties of their site."""
@@ -131,15 +127,6 @@ class DowntimeFilterSet(ScopedFilterSet):
         model = Downtime
         fields = []
 
-    def search(self, qs, name, value):
-        value = value.strip()
-        if not value:
-            return qs
-        condition = Q()
-        for field in self.search_fields:
-            condition |= Q(**{f"{field}__icontains": value})
-        return _subquery_filter(qs, condition)
-
     def filter_state(self, qs, name, value):
         now = timezone.now()
         if value == DowntimeState.ONGOING:
@@ -151,10 +138,10 @@ class DowntimeFilterSet(ScopedFilterSet):
         return qs
 
     def filter_service_type(self, qs, name, value):
-        return _subquery_filter(qs, Q(services__service_type__in=value)) if value else qs
+        return filter_without_duplicates(qs, Q(services__service_type__in=value)) if value else qs
 
     def filter_service_group(self, qs, name, value):
-        return _subquery_filter(qs, Q(services__service_groups__in=value)) if value else qs
+        return filter_without_duplicates(qs, Q(services__service_groups__in=value)) if value else qs
 
     def filter_scope(self, qs, name, value):
         """A downtime matches when one of its services carries all (or any) of the scopes (§8)."""
@@ -164,7 +151,7 @@ class DowntimeFilterSet(ScopedFilterSet):
         services = Service.objects.filter(scopes__in=ids)
         if self.form.cleaned_data.get("scope_match") != ScopeMatch.ANY:
             services = services.values("pk").annotate(n=Count("scopes", distinct=True)).filter(n=len(ids))
-        return _subquery_filter(qs, Q(services__in=services.values("pk")))
+        return filter_without_duplicates(qs, Q(services__in=services.values("pk")))
 
 
 class ServiceGroupFilterSet(ScopedFilterSet):
@@ -179,4 +166,4 @@ class ServiceGroupFilterSet(ScopedFilterSet):
         fields = []
 
     def filter_site(self, qs, name, value):
-        return _subquery_filter(qs, Q(services__site__in=value)) if value else qs
+        return filter_without_duplicates(qs, Q(services__site__in=value)) if value else qs
