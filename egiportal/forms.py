@@ -61,17 +61,3 @@ class PropertiesForm(ActorForm):
             actor, self.instance, self.cleaned_data["properties"], overwrite=not self.cleaned_data["no_overwrite"]
         )
         return self.instance
-
-
-class PropertyEditForm(ActorForm):
-    """Edit the value of one property."""
-
-    value = forms.CharField(max_length=255)
-
-    def __init__(self, *args, key=None, **kwargs):
-        self.key = key
-        super().__init__(*args, **kwargs)
-
-    def save_with(self, actor):
-        services.set_properties(actor, self.instance, [(self.key, self.cleaned_data["value"])])
-        return self.instance
