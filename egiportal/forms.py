@@ -20,7 +20,7 @@ class ServiceModelForm(StyledMixin, forms.ModelForm):
         self.actor = actor
         super().__init__(*args, **kwargs)
 
-    def save(self, commit=True):  # pragma: no cover - guard against bypassing the services
+    def save(self, commit=True):
         raise NotImplementedError("Use save_with(actor): writes go through services.")
 
     def save_with(self, actor):

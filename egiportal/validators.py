@@ -15,8 +15,8 @@ EMAIL_ATOM = (
 )
 
 
-def _rx(pattern, message, flags=0):
-    return RegexValidator(re.compile(pattern, flags), message)
+def _rx(pattern, message):
+    return RegexValidator(re.compile(pattern), message)
 
 
 # \Z instead of $ so that a trailing newline never slips through; single-line fields take " \t" where

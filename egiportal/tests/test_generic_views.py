@@ -30,3 +30,11 @@ def test_csv_export_neutralises_formulas(client):
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     row = next(r for r in rows if "SITE-F" in r)
     assert "'=cmd.exe" in row and "=cmd.exe" not in row
+
+
+@pytest.mark.django_db
+def test_model_forms_refuse_to_save_around_the_services():
+    from sites.forms import SiteForm
+
+    with pytest.raises(NotImplementedError, match="save_with"):
+        SiteForm(actor=None).save()
