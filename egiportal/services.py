@@ -46,21 +46,25 @@ def delete_audited(actor, obj, message=""):
     return obj
 
 
-def check_minimum_scopes(scopes, minimum):
-    """Each scoped entity carries at least `minimum` non-reserved scopes (gocdb.md §8)."""
+def check_scopes(actor, obj, scopes, parent=None, parent_label=""):
+    """The scope rules of gocdb.md §8 for `obj` getting `scopes`: at least MINIMUM_SCOPES non-reserved
+    ones, and reserved ones only if the parent has them or `obj` already carries them. Without a
+    parent (service groups) only admins add reserved scopes. Admins are exempt from the reserved rule."""
+    minimum = settings.MINIMUM_SCOPES
     if sum(1 for s in scopes if not s.reserved) < minimum:
         raise ValidationError({"scopes": f"Select at least {minimum} non-reserved scope(s)."})
-
-
-def check_reserved_scopes(actor, scopes, allowed, parent_label):
-    """Reserved scopes must come from the parent (or already be on the object); admins are exempt."""
     if actor is not None and actor.is_superuser:
         return
-    refused = sorted(s.name for s in scopes if s.reserved and s not in allowed)
-    if refused:
+    allowed = set(parent.scopes.all()) if parent is not None else set()
+    if obj.pk:
+        allowed |= set(type(obj).objects.get(pk=obj.pk).scopes.all())
+    refused = ", ".join(sorted(s.name for s in scopes if s.reserved and s not in allowed))
+    if refused and parent is None:
         raise ValidationError(
-            {"scopes": f"Reserved scope(s) {', '.join(refused)} are not assigned to the parent {parent_label}."}
+            {"scopes": f"Only portal administrators may add reserved scopes to a {obj._meta.verbose_name}: {refused}."}
         )
+    if refused:
+        raise ValidationError({"scopes": f"Reserved scope(s) {refused} are not assigned to the parent {parent_label}."})
 
 
 @transaction.atomic

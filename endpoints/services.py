@@ -7,7 +7,6 @@ records the change in the audit log.
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count
@@ -16,8 +15,7 @@ from django.utils import timezone
 from egiportal import audit
 from egiportal.choices import AuditAction
 from egiportal.services import (
-    check_minimum_scopes,
-    check_reserved_scopes,
+    check_scopes,
     delete_audited,
     require,
     save_audited,
@@ -72,12 +70,7 @@ def _service_rules(actor, service, scopes):
     service.full_clean()
     check_unique_host(service)
     check_production_monitored(service)
-    check_minimum_scopes(scopes, settings.MINIMUM_SCOPES)
-    allowed = set(service.site.scopes.all())
-    if service.pk:
-        # A reserved scope the service already carries may stay (the helper's contract, as for sites).
-        allowed |= set(Service.objects.get(pk=service.pk).scopes.all())
-    check_reserved_scopes(actor, scopes, allowed, "site")
+    check_scopes(actor, service, scopes, service.site, "site")
 
 
 @transaction.atomic
@@ -367,14 +360,7 @@ def group_snapshot(group):
 
 
 def _group_rules(actor, group, scopes):
-    check_minimum_scopes(scopes, settings.MINIMUM_SCOPES)
-    # Only admins put reserved scopes on a service group; keeping ones it already has is fine (§8).
-    allowed = set(ServiceGroup.objects.get(pk=group.pk).scopes.all()) if group.pk else set()
-    refused = sorted(s.name for s in scopes if s.reserved and s not in allowed)
-    if refused and not actor.is_superuser:
-        raise ValidationError(
-            {"scopes": f"Only portal administrators may add reserved scopes to a service group: {', '.join(refused)}."}
-        )
+    check_scopes(actor, group, scopes)
     clash = ServiceGroup.objects.filter(name=group.name).exclude(pk=group.pk)
     if clash.exists():
         raise ValidationError({"name": f"A service group named {group.name} already exists."})

@@ -19,8 +19,7 @@ from kombu.exceptions import OperationalError
 from egiportal import audit
 from egiportal.choices import AuditAction
 from egiportal.services import (
-    check_minimum_scopes,
-    check_reserved_scopes,
+    check_scopes,
     delete_audited,
     require,
     save_audited,
@@ -50,20 +49,12 @@ class ChildScopeAction:
     ]
 
 
-def _site_scopes_rules(actor, site, scopes):
-    check_minimum_scopes(scopes, settings.MINIMUM_SCOPES)
-    allowed = set(site.ngi.scopes.all())
-    if site.pk:
-        allowed |= set(Site.objects.get(pk=site.pk).scopes.all())
-    check_reserved_scopes(actor, scopes, allowed, "NGI")
-
-
 @transaction.atomic
 def create_site(actor, site, scopes):
     """Add a site to an NGI: needs NGI_ADD_SITE there. The site starts as Candidate with a log row."""
     require(actor, Action.NGI_ADD_SITE, site.ngi, f"You may not add sites to NGI {site.ngi}.")
     scopes = list(scopes)
-    _site_scopes_rules(actor, site, scopes)
+    check_scopes(actor, site, scopes, site.ngi, "NGI")
     site.certification_status_changed = timezone.now()
     site.full_clean()
     site.save()
@@ -89,7 +80,7 @@ def update_site(actor, site, scopes, child_scope_action=ChildScopeAction.NO_MODI
     if stored.certification_status != site.certification_status:
         raise ValidationError({"certification_status": "Use 'Change certification status' to change it."})
     scopes = list(scopes)
-    _site_scopes_rules(actor, site, scopes)
+    check_scopes(actor, site, scopes, site.ngi, "NGI")
     lost_reserved = {s for s in stored.scopes.all() if s.reserved} - set(scopes)
     save_audited(actor, site, m2m={"scopes": scopes})
     for service in site.services.prefetch_related("scopes"):
