@@ -18,6 +18,39 @@ class User(AbstractUser):
     def __str__(self):
         return self.get_full_name() or self.username
 
+    def default_identity(self):
+        """GOCDB's "default id string" (CERTDN): the first X.509 DN, else the first identity."""
+        identities = sorted(self.identities.all(), key=lambda i: (i.realm != Identity.Realm.X509, i.pk))
+        return identities[0].value if identities else ""
+
+
+class Identity(models.Model):
+    """An identity linked to a user: an X.509 DN or an OpenID Connect subject (gocdb.md §2.14).
+
+    Values are globally unique per realm, so a DN or subject leads to one account.
+    """
+
+    class Realm(models.TextChoices):
+        X509 = "X.509"
+        CHECKIN = "EGI Check-in"
+
+    user = models.ForeignKey("User", on_delete=models.CASCADE, related_name="identities")
+    realm = models.CharField(max_length=32, choices=Realm.choices)
+    value = models.CharField(max_length=255)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "identities"
+        constraints = [models.UniqueConstraint(fields=["realm", "value"], name="uniq_identity")]
+
+    def __str__(self):
+        return f"{self.realm}: {self.value}"
+
+    @classmethod
+    def realm_for(cls, credential_kind):
+        """The identity realm matching an API credential type."""
+        return cls.Realm.X509 if credential_kind == "X.509" else cls.Realm.CHECKIN
+
 
 class PortalQuerySet(models.QuerySet):
     """QuerySet with the one permission question of the portal: `visible_to(user, action)`.

@@ -113,6 +113,18 @@ MAX_PROPERTIES_PER_ENTITY = int(os.environ.get("MAX_PROPERTIES_PER_ENTITY", "20"
 MINIMUM_SCOPES = int(os.environ.get("MINIMUM_SCOPES", "1"))
 RESTRICT_PERSONAL_DATA = env_bool("RESTRICT_PERSONAL_DATA", True)
 
+# GOCDB programmatic interface (§11, §12). The front-proxy headers carrying a verified client
+# certificate DN or OIDC subject are off by default: set them only behind a proxy that strips them
+# from client requests.
+PI_PAGE_SIZE = int(os.environ.get("PI_PAGE_SIZE", "100"))
+PI_DEFAULT_SCOPE = os.environ.get("PI_DEFAULT_SCOPE", "EGI")
+PI_DEFAULT_FILTER_BY_SCOPE = env_bool("PI_DEFAULT_FILTER_BY_SCOPE")
+PI_DEFAULT_SCOPE_MATCH = os.environ.get("PI_DEFAULT_SCOPE_MATCH", "all")
+PI_CLIENT_DN_HEADER = os.environ.get("PI_CLIENT_DN_HEADER", "")
+PI_OIDC_SUBJECT_HEADER = os.environ.get("PI_OIDC_SUBJECT_HEADER", "")
+API_CREDENTIAL_MAX_AGE_DAYS = int(os.environ.get("API_CREDENTIAL_MAX_AGE_DAYS", "395"))
+WRITE_API_DOCS_URL = os.environ.get("WRITE_API_DOCS_URL", PORTAL_URL + "/gocdbpi/")
+
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"
 USE_I18N = True

@@ -2,9 +2,15 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import views
+from endpoints import pi as endpoints_pi
+from sites import pi as sites_pi
+
+from . import pi, views
 
 handler403 = "egiportal.views.forbidden"
+
+# The GOCDB PI methods, by name (specs/gocdb.md §11.8).
+PI_METHODS = {**sites_pi.METHODS, **endpoints_pi.METHODS}
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -13,6 +19,11 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    # Clients use both forms, with and without the trailing slash (§17.1).
+    path("gocdbpi/public/", pi.pi_view, {"methods": PI_METHODS}, name="pi_public"),
+    path("gocdbpi/public", pi.pi_view, {"methods": PI_METHODS}),
+    path("gocdbpi/private/", pi.pi_view, {"methods": PI_METHODS}, name="pi_private"),
+    path("gocdbpi/private", pi.pi_view, {"methods": PI_METHODS}),
     path("", include("sites.urls")),
     path("", include("endpoints.urls")),
 ]

@@ -1,9 +1,14 @@
 """Projects, NGIs and sites, the entities roles are held over, plus scopes and certification."""
 
+import hashlib
+import secrets
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 
 from egiportal import validators as v
 from egiportal.models import BaseModel
@@ -240,3 +245,79 @@ class Role(BaseModel):
 
     def __str__(self):
         return f"{self.get_role_type_display()} of {self.user} on {self.owned_entity.concrete}"
+
+
+class APICredentialQuerySet(models.QuerySet):
+    def usable(self):
+        """Credentials renewed within API_CREDENTIAL_MAX_AGE_DAYS."""
+        return self.filter(last_renewed__gt=timezone.now() - timedelta(days=settings.API_CREDENTIAL_MAX_AGE_DAYS))
+
+    def for_token(self, token):
+        """The usable portal-token credential whose secret is `token`, or None."""
+        if len(token) > 200:
+            return None
+        digest = APICredential.hash_token(token)
+        return self.usable().filter(kind=APICredential.Kind.TOKEN, token_hash=digest).select_related("user").first()
+
+    def matching(self, kind, identifier):
+        """A usable credential of `kind` with `identifier` (on any site), or None."""
+        return self.usable().filter(kind=kind, identifier=identifier).select_related("user").first()
+
+
+class APICredential(models.Model):
+    """An identity a site lets use the PI and the write API (GOCDB's APIAuthentication, §2.15, §10).
+
+    X.509 DNs and OIDC subjects are presented by the caller (through the front proxy); portal tokens
+    are secrets the portal issues, stored only as a SHA-256 digest and shown once. The user who adds
+    or renews a credential owns it; one not renewed within API_CREDENTIAL_MAX_AGE_DAYS stops working.
+    """
+
+    class Kind(models.TextChoices):
+        X509 = "X.509", "X.509 DN"
+        OIDC = "OIDC Subject", "OIDC subject"
+        TOKEN = "Portal token", "Portal token"
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="api_credentials")
+    kind = models.CharField("type", max_length=16, choices=Kind.choices)
+    identifier = models.CharField(max_length=255, validators=[v.free_text])
+    token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="api_credentials")
+    allow_write = models.BooleanField("allow write", default=False)
+    created = models.DateTimeField(auto_now_add=True)
+    last_renewed = models.DateTimeField(default=timezone.now)
+    last_used = models.DateTimeField(null=True, blank=True)
+
+    objects = APICredentialQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "API credential"
+        constraints = [
+            models.UniqueConstraint(fields=["site", "kind", "identifier"], name="uniq_api_credential"),
+        ]
+        indexes = [models.Index(fields=["kind", "identifier"])]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.identifier} on {self.site}"
+
+    @staticmethod
+    def hash_token(token):
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    def issue_token(self):
+        """Give a token credential a new secret; returns it (it is never stored)."""
+        token = "egip_" + secrets.token_urlsafe(32)
+        self.identifier = token[:12] + "…"
+        self.token_hash = self.hash_token(token)
+        return token
+
+    @property
+    def expires(self):
+        return self.last_renewed + timedelta(days=settings.API_CREDENTIAL_MAX_AGE_DAYS)
+
+    def touch(self):
+        """Record a use (at most once a minute, to keep reads cheap)."""
+        now = timezone.now()
+        if self.last_used is None or now - self.last_used > timedelta(minutes=1):
+            APICredential.objects.filter(pk=self.pk).update(last_used=now)
+            self.last_used = now
