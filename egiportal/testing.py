@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from endpoints.models import Downtime, EndpointLocation, Service, ServiceGroup, ServiceType
 from sites.choices import RoleStatus
-from sites.models import NGI, Country, Project, Role, Scope, Site
+from sites.models import NGI, APICredential, Country, Project, Role, Scope, Site
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -150,3 +150,16 @@ def user_with(role_type, entity, **kwargs):
     user = UserFactory(**kwargs)
     grant(user, role_type, entity)
     return user
+
+
+def api_credential(site, user=None, kind=APICredential.Kind.X509, identifier=None, allow_write=False):
+    """An API credential of `site`; for portal tokens returns (credential, secret)."""
+    user = user or UserFactory()
+    credential = APICredential(site=site, user=user, kind=kind, allow_write=allow_write, identifier=identifier or "")
+    if kind == APICredential.Kind.TOKEN:
+        secret = credential.issue_token()
+        credential.save()
+        return credential, secret
+    credential.identifier = identifier or f"/DC=org/DC=example/CN=robot-{site.pk}-{user.pk}"
+    credential.save()
+    return credential
