@@ -19,6 +19,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("gocdbpi/", views.pi_docs, {"methods": PI_METHODS}, name="pi_docs"),
     # Clients use both forms, with and without the trailing slash (§17.1).
     path("gocdbpi/public/", pi.pi_view, {"methods": PI_METHODS}, name="pi_public"),
     path("gocdbpi/public", pi.pi_view, {"methods": PI_METHODS}),

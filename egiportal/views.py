@@ -285,3 +285,22 @@ class PropertyDeleteView(LoginRequiredMixin, View):
         obj = get_object_or_404(self.queryset, pk=pk)
         services.delete_properties(request.user, obj, request.POST.getlist("key"))
         return redirect(obj.get_absolute_url())
+
+
+def pi_docs(request, methods):
+    """`/gocdbpi/`: how to use the GOCDB-compatible read and write APIs, from the method table itself."""
+    from django.conf import settings
+
+    from .pi import PRIVATE, PROTECTED
+
+    levels = {PROTECTED: "any credential", PRIVATE: "registered credential or role"}
+    rows = [
+        {
+            "name": name,
+            "level": levels.get(method.level, "public"),
+            "pageable": method.pageable,
+            "params": sorted(method.params - {"next_cursor", "prev_cursor"}),
+        }
+        for name, method in sorted(methods.items())
+    ]
+    return render(request, "egiportal/pi_docs.html", {"methods": rows, "base": settings.PORTAL_URL})

@@ -1,5 +1,6 @@
 """load_demo: idempotent, realistic, with the promised users, roles, scopes and downtimes."""
 
+import re
 from io import StringIO
 
 import pytest
@@ -133,3 +134,15 @@ def test_demo_pages_and_login(demo, client):
     assert response.status_code == 200 and b"SURF-CLOUD" in response.content
     assert client.login(username="siteadmin", password="demo")
     assert client.get(reverse("sites:site_edit", args=[site.pk])).status_code == 200
+
+
+def test_printed_api_token_reads_private_methods_and_is_replaced_on_reload(client):
+    """The token load_demo prints works against the private PI; a reload revokes the previous one."""
+    first = re.search(r"Bearer (egip_\S+)\"", load()).group(1)
+    second = re.search(r"Bearer (egip_\S+)\"", load()).group(1)
+    url = "/gocdbpi/private/?method=get_site&sitename=SURF-CLOUD"
+    reply = client.get(url, headers={"Authorization": f"Bearer {second}"})
+    body = b"".join(reply.streaming_content).decode()
+    assert '<SITE ID="' in body and "<SHORT_NAME>SURF-CLOUD</SHORT_NAME>" in body
+    refused = client.get(url, headers={"Authorization": f"Bearer {first}"})
+    assert refused.content.decode().startswith("No valid identifier found")

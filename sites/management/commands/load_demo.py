@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from egiportal.models import Identity
 from endpoints.models import (
     Downtime,
     EndpointLocation,
@@ -24,7 +25,7 @@ from endpoints.models import (
     ServiceType,
 )
 from sites.choices import CertificationStatus, RoleStatus, RoleType
-from sites.models import NGI, CertificationStatusLog, Country, Project, Role, Scope, Site, SiteProperty
+from sites.models import NGI, APICredential, CertificationStatusLog, Country, Project, Role, Scope, Site, SiteProperty
 from sites.synthetic import TYPE_HOSTS, classify
 
 PASSWORD = "demo"
@@ -386,6 +387,19 @@ class DemoLoader:
             lines.append((username, self.grant(user, role_type, kind, entity, status)))
         return lines
 
+    def load_api_token(self):
+        """A fresh read-only portal token of SURF-CLOUD owned by siteadmin, to try the private PI methods."""
+        owner = get_user_model().objects.get(username="siteadmin")
+        site = self.sites["SURF-CLOUD"]
+        APICredential.objects.filter(site=site, user=owner, kind=APICredential.Kind.TOKEN).delete()
+        credential = APICredential(site=site, user=owner, kind=APICredential.Kind.TOKEN)
+        secret = credential.issue_token()
+        credential.save()
+        Identity.objects.get_or_create(
+            realm=Identity.Realm.X509, value="/DC=org/DC=example/CN=Sam Siteadmin", defaults={"user": owner}
+        )
+        return secret
+
     def grant(self, user, role_type, kind, entity, status):
         if role_type is None:
             return "portal administrator (superuser)"
@@ -404,7 +418,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         with transaction.atomic():
-            logins = DemoLoader().load()
+            loader = DemoLoader()
+            logins = loader.load()
+            token = loader.load_api_token()
         url = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}/"
         self.stdout.write(
             f"Demo federation ready: {Project.objects.count()} projects, {NGI.objects.count()} NGIs, "
@@ -414,6 +430,10 @@ class Command(BaseCommand):
         self.stdout.write(f"\nOpen {url} and log in as one of these demo users (password '{PASSWORD}' for all):")
         for username, description in logins:
             self.stdout.write(f"  {username:<13} {description}")
+        self.stdout.write(
+            f"\nGOCDB-compatible API: {url}gocdbpi/ ; private methods with this demo token of SURF-CLOUD:\n"
+            f'  curl -H "Authorization: Bearer {token}" "{url}gocdbpi/private/?method=get_site&sitename=SURF-CLOUD"'
+        )
         self.stdout.write(
             self.style.WARNING(
                 f"\nThe password '{PASSWORD}' is for a local demo only: never load demo data into a production database."
