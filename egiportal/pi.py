@@ -25,6 +25,7 @@ CHUNK = 500  # root entities fetched (with their prefetches) per query batch whe
 MAX_VALUE_LENGTH = 1000
 CURSOR_ERROR = "Invalid '{}' parameter - must be a whole number greater than or equal to zero"
 PUBLIC, PROTECTED, PRIVATE = 1, 2, 3
+XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
 class PIError(Exception):
@@ -109,12 +110,19 @@ class Like(models.Lookup):
     def as_sql(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)
         rhs, rhs_params = self.process_rhs(compiler, connection)
-        return f"{lhs} LIKE {rhs}", [*lhs_params, *rhs_params]
+        return f"{lhs} LIKE {rhs}", [*lhs_params, *(_close_escape(p) for p in rhs_params)]
 
     def as_sqlite(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)
         rhs, rhs_params = self.process_rhs(compiler, connection)
         return f"{lhs} GLOB {rhs}", [*lhs_params, *(like_to_glob(p) for p in rhs_params)]
+
+
+def _close_escape(pattern):
+    """A pattern ending in a lone backslash gets it escaped: MySQL (GOCDB) takes it as a literal
+    backslash, PostgreSQL raises "LIKE pattern must not end with escape character"."""
+    trailing = len(pattern) - len(pattern.rstrip("\\"))
+    return pattern + "\\" if trailing % 2 else pattern
 
 
 def like_to_glob(pattern):
@@ -148,18 +156,19 @@ def parse_date(name, value):
     now = timezone.now()
     if text in ("now", "today"):
         return now if text == "now" else datetime.combine(now.date(), time(), UTC)
-    if re.fullmatch(r"@-?\d{1,12}", text):
-        return datetime.fromtimestamp(int(text[1:]), UTC)
-    for fmt in DATE_FORMATS:
-        try:
-            return datetime.strptime(text, fmt).replace(tzinfo=UTC)
-        except ValueError:
-            continue
+    error = PIError(f"Invalid {name} value - must be a date as YYYY-MM-DD: {value}")
     try:
+        if re.fullmatch(r"@-?[0-9]{1,12}", text):
+            return datetime.fromtimestamp(int(text[1:]), UTC)
+        for fmt in DATE_FORMATS:
+            try:
+                return datetime.strptime(text, fmt).replace(tzinfo=UTC)
+            except ValueError:
+                continue
         parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise PIError(f"Invalid {name} value - must be a date as YYYY-MM-DD: {value}") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError, OSError):  # unparsable, or beyond years 1..9999 once in UTC
+        raise error from None
 
 
 def yes_no(flag):
@@ -173,14 +182,14 @@ def epoch(moment):
 def scope_filter(query, qs, path="scopes"):
     """GOCDB's `scope` / `scope_match` filter (§11.5) on the scopes reached through `path`."""
     if "scope" not in query:
-        if not settings.PI_DEFAULT_FILTER_BY_SCOPE:
+        if not settings.PI_DEFAULT_FILTER_BY_SCOPE or not settings.PI_DEFAULT_SCOPE:
             return qs
         names = [settings.PI_DEFAULT_SCOPE]
     else:
         names = [n for n in query.get("scope").strip(",").split(",")]
         if names == [""]:
             return qs
-    match = query.get("scope_match", settings.PI_DEFAULT_SCOPE_MATCH)
+    match = query.get("scope_match") or settings.PI_DEFAULT_SCOPE_MATCH  # `scope_match=` is PHP's null
     model = qs.model
     if len(names) == 1 or match != "all":
         return qs.filter(pk__in=model.objects.filter(**{f"{path}__name__in": names}).values("pk"))
@@ -243,6 +252,8 @@ def _group_body(text, pos):
 
 
 def _key_value(body):
+    if not body.strip():
+        raise PIDenied("Invalid key=value pair, no content")
     key, sep, value = body.partition("=")
     if not sep:
         raise PIDenied("Invalid key=value pair, missing = char")
@@ -260,7 +271,8 @@ def extensions_filter(query, qs, name="extensions", path="properties"):
 
     The terms are folded left to right as GOCDB does (AND x, AND NOT x, OR x) but inside their own
     group, so an OR term cannot lift the method's other filters (scope, site, cursor): a deliberate
-    difference from GOCDB's quirk (§13.4).
+    difference from GOCDB's quirk (§13.4). A leading OR term stands alone, as in GOCDB without other
+    filters (its oracle: `OR(VO2=bar)(VO2=baz)` is "bar or baz", not everything).
     """
     if name not in query:
         return qs
@@ -272,7 +284,7 @@ def extensions_filter(query, qs, name="extensions", path="properties"):
         if operator == "NOT":
             term = ~term
         if condition is None:
-            condition = Q() | term if operator == "OR" else term
+            condition = term
         elif operator == "OR":
             condition = condition | term
         else:
@@ -318,6 +330,8 @@ def identify(request):
         if value:
             if kind == APICredential.Kind.X509:
                 value = slash_dn(value)
+            if XML_ILLEGAL.search(value) or len(value) > 255:
+                return Caller()  # no DN or subject holds control characters; the database refuses NUL
             return Caller(value, kind, APICredential.objects.matching(kind, value), user_with_identity(kind, value))
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
@@ -326,12 +340,21 @@ def identify(request):
 
 
 def slash_dn(dn):
-    """An X.509 DN in GOCDB's slash form: RFC 2253 (`CN=x,O=y`, as proxies pass it) is reversed."""
+    """An X.509 DN in GOCDB's slash form: RFC 2253 (`CN=x,O=y`, as proxies pass it) is reversed and
+    unescaped (`\\,` and `\\XX` UTF-8 bytes); `emailAddress=` becomes `Email=` as GOCDB writes it."""
     if dn.startswith("/"):
-        return dn
-    parts = [p.strip() for p in re.split(r"(?<!\\),", dn) if p.strip()]
+        return re.sub(r"/emailAddress=", "/Email=", dn, flags=re.IGNORECASE)
+    # Split on unescaped commas; trim the spaces around them but not an escaped trailing space.
+    rdns = (re.sub(r"^\s+|(?<!\\)\s+$", "", p) for p in re.findall(r"(?:\\.|[^,\\])+", dn))
+    parts = [_rdn_unescape(p) for p in rdns if p]
     parts = ["Email=" + p.split("=", 1)[1] if p.lower().startswith("emailaddress=") else p for p in parts]
     return "/" + "/".join(reversed(parts))
+
+
+def _rdn_unescape(text):
+    """An RDN with its RFC 2253 escapes decoded: `\\c` is c, `\\XX` a byte of the UTF-8 value."""
+    raw = re.sub(rb"\\([0-9A-Fa-f]{2})|\\(.)", lambda m: bytes.fromhex(m[1].decode()) if m[1] else m[2], text.encode())
+    return raw.decode(errors="replace")
 
 
 def user_with_identity(kind, value):
@@ -397,7 +420,10 @@ def sub_if(parent, tag, text):
 
 
 def serialise(el):
-    """One child of <results>, pretty-printed with 2 spaces at depth 1, as GOCDB's formatOutput does."""
+    """One child of <results>, pretty-printed with 2 spaces at depth 1, as GOCDB's formatOutput does.
+    Bytes are a child a method already wrote that way (endpoints.pi writes its big replies as text)."""
+    if isinstance(el, bytes):
+        return el
     etree.indent(el, space="  ", level=1)
     return b"  " + etree.tostring(el, encoding="UTF-8", xml_declaration=False) + b"\n"
 
@@ -417,7 +443,7 @@ def document(children, root_attrs=None):
 
 
 def _attr(value):
-    return etree.tostring(etree.Element("a", v=str(value))).decode()[6:-3]
+    return etree.tostring(etree.Element("a", v=str(value)), encoding="unicode")[6:-3]
 
 
 def error_response(message):
@@ -425,6 +451,8 @@ def error_response(message):
 
 
 def _escape(text):
+    """Text escaped for XML; characters XML cannot hold at all (control characters) become U+FFFD."""
+    text = XML_ILLEGAL.sub("\ufffd", text)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
@@ -439,7 +467,7 @@ def cursor(query, name):
     value = query.get(name)
     if value is None:
         return None
-    if not re.fullmatch(r"\d{1,18}", value.strip()):
+    if not re.fullmatch(r"[0-9]{1,18}", value.strip()):
         raise PIError(CURSOR_ERROR.format(name))
     return int(value)
 
@@ -504,7 +532,7 @@ def check_params(method, params):
         if key not in method.params:
             raise PIError(f"Unsupported parameter: {key}")
     for key, value in params.items():
-        if any(ch in value for ch in "\"'`"):
+        if any(ch in value for ch in "\"'`\x00"):
             raise PIError(f"Unsuported chracter in value: {value}")
         if len(value) > MAX_VALUE_LENGTH:
             raise PIError(f"Value of parameter {key} is longer than {MAX_VALUE_LENGTH} characters")
@@ -521,7 +549,7 @@ def replies(query, method):
     if method.pageable and (next_cursor is not None or prev_cursor is not None):
         meta, page = paged(query, result, next_cursor, prev_cursor)
         return [meta, *result.render(page)]
-    return (el for batch in batches(result) for el in result.render(batch))
+    return (el for batch in batches(result, CHUNK) for el in result.render(batch))
 
 
 @require_safe
