@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from endpoints import pi as endpoints_pi
+from endpoints import pi_write
 from sites import pi as sites_pi
 
 from . import pi, views
@@ -25,6 +26,7 @@ urlpatterns = [
     path("gocdbpi/public", pi.pi_view, {"methods": PI_METHODS}),
     path("gocdbpi/private/", pi.pi_view, {"methods": PI_METHODS}, name="pi_private"),
     path("gocdbpi/private", pi.pi_view, {"methods": PI_METHODS}),
+    path("gocdbpi/<path:request>", pi_write.write_view),
     path("", include("sites.urls")),
     path("", include("endpoints.urls")),
 ]
