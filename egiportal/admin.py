@@ -6,24 +6,28 @@ from django.contrib.auth.admin import UserAdmin
 
 from . import audit
 from .choices import AuditAction
-from .models import AuditLog, User
+from .models import AuditLog, Identity, User
 
 
 class AuditedAdmin(admin.ModelAdmin):
     """A ModelAdmin that records creations, edits and deletions in the audit log."""
 
+    def snapshot(self, obj):
+        """The audited state of `obj`; admins of models without BaseModel.snapshot() override this."""
+        return obj.snapshot()
+
     def save_model(self, request, obj, form, change):
-        self._before = type(obj).objects.get(pk=obj.pk).snapshot() if change else None
+        self._before = self.snapshot(type(obj).objects.get(pk=obj.pk)) if change else None
         super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         obj = form.instance
         action = AuditAction.UPDATE if change else AuditAction.CREATE
-        audit.record(request.user, action, obj, self._before, obj.snapshot(), "Edited in the admin")
+        audit.record(request.user, action, obj, self._before, self.snapshot(obj), "Edited in the admin")
 
     def delete_model(self, request, obj):
-        audit.record(request.user, AuditAction.DELETE, obj, obj.snapshot(), None, "Deleted in the admin")
+        audit.record(request.user, AuditAction.DELETE, obj, self.snapshot(obj), None, "Deleted in the admin")
         super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset):
@@ -32,6 +36,20 @@ class AuditedAdmin(admin.ModelAdmin):
 
 
 admin.site.register(User, UserAdmin)
+
+
+@admin.register(Identity)
+class IdentityAdmin(AuditedAdmin):
+    """The X.509 DNs and Check-in subjects linked to accounts: how a caller is recognised as a user."""
+
+    list_display = ("value", "realm", "user")
+    list_filter = ("realm",)
+    list_select_related = ("user",)
+    search_fields = ("value", "user__username", "user__email")
+    autocomplete_fields = ("user",)
+
+    def snapshot(self, obj):
+        return {"user": obj.user.username, "realm": obj.realm, "value": obj.value}
 
 
 @admin.register(AuditLog)

@@ -95,3 +95,25 @@ def ipv6_address(value):
         raise ValidationError("Enter a valid IPv6 address, optionally with /prefix.") from None
     if prefix and (not prefix.isdigit() or not 0 < int(prefix) <= 128):
         raise ValidationError("The IPv6 prefix length must be a whole number from 1 to 128.")
+
+
+# API credential DNs (specs/gocdb.md §4, GOCDB's code check): "/key=value" parts in slash form. A "/" inside
+# a value (CN=host/name) counts only where it cannot start a part, so the pattern matches one way only and
+# cannot backtrack exponentially; a space but no other white space.
+_X509_DN = re.compile(r"^(/[A-Za-z]+=(?:[a-zA-Z0-9\-_ .,'@:]|/(?![A-Za-z]+=))+)+\Z")
+
+
+def x509_dn(value):
+    """An X.509 subject DN in the slash form GOCDB shows and compares (§10): /C=UK/O=eScience/CN=robot."""
+    example = "e.g. /C=NL/O=Example/CN=robot.example.org"
+    if len(value) > 255:
+        raise ValidationError("A DN has at most 255 characters.")
+    if "\\" in value:
+        raise ValidationError(f"A DN may not contain a backslash: enter it in slash form, {example}.")
+    if not value.startswith("/") and "=" in value:
+        raise ValidationError(f"Enter the DN in slash form, starting with '/', {example} (not CN=...,O=...).")
+    if not _X509_DN.match(value):
+        raise ValidationError(
+            f"Enter a DN in slash form, {example}: each part is /KEY=value, values use letters, digits, "
+            "spaces and - _ . , ' @ : /."
+        )

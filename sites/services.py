@@ -5,18 +5,21 @@ through the models, writes inside one transaction and records the change in the 
 """
 
 import logging
+import re
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mass_mail
+from django.core.validators import RegexValidator
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.urls import reverse
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from egiportal import audit
+from egiportal import audit, validators
 from egiportal.choices import AuditAction
 from egiportal.services import (
     check_scopes,
@@ -26,7 +29,7 @@ from egiportal.services import (
 )
 
 from .choices import Action, CertificationStatus, EntityKind, RoleStatus
-from .models import NGI, CertificationStatusLog, OwnedEntity, Project, Role, Site
+from .models import NGI, APICredential, CertificationStatusLog, OwnedEntity, Project, Role, Site
 from .roles import REQUESTABLE, role_types_for
 
 logger = logging.getLogger(__name__)
@@ -360,3 +363,146 @@ def _enqueue_notification(role_pk):
         notify_role_request.delay(role_pk)
     except OperationalError:
         logger.exception("Could not queue the notification of role request %s", role_pk)
+
+
+# ---------------------------------------------------------------------------------------------
+# API credentials of a site (specs/gocdb.md §2.15, §10): add, renew, edit, delete
+# ---------------------------------------------------------------------------------------------
+
+# A credential whose validity ends within this time is flagged on the site page.
+CREDENTIAL_EXPIRY_WARNING = timedelta(days=30)
+
+# OpenID Connect Core §2: a subject is at most 255 ASCII characters; it is opaque, so any visible ones count
+# (Check-in's look like "0123abcd...@egi.eu"). No spaces or control characters can slip into a header.
+oidc_subject = RegexValidator(
+    re.compile(r"^[\x21-\x7e]+\Z"), "An OIDC subject is made of visible ASCII characters, without spaces."
+)
+IDENTIFIER_VALIDATORS = {APICredential.Kind.X509: validators.x509_dn, APICredential.Kind.OIDC: oidc_subject}
+
+
+def require_credential_manager(actor, site):
+    """Raise PermissionDenied unless `actor` may manage the API credentials of `site` (EDIT_OBJECT, §5.5)."""
+    require(
+        actor,
+        Action.EDIT_OBJECT,
+        site,
+        f"You may not manage the API credentials of site {site}: you need a role on the site or its NGI.",
+    )
+
+
+def credential_state(credential):
+    """The audited state of a credential. Never the token digest: the audit log is widely readable."""
+    return {
+        "site": str(credential.site),
+        "kind": credential.kind,
+        "identifier": credential.identifier,
+        "owner": credential.user.username,
+        "allow_write": credential.allow_write,
+        "last_renewed": credential.last_renewed.isoformat(),
+        "last_used": credential.last_used.isoformat() if credential.last_used else None,
+    }
+
+
+def api_credentials_of(site):
+    """The credentials of `site` with their owners (one query), each annotated `expired` (no longer accepted
+    by the APIs, the complement of `usable()`) and `expiring` (expired or ending within the warning time)."""
+    cutoff = timezone.now() - timedelta(days=settings.API_CREDENTIAL_MAX_AGE_DAYS)
+    return (
+        APICredential.objects.filter(site=site)
+        .select_related("user")
+        .annotate(
+            expired=ExpressionWrapper(Q(last_renewed__lte=cutoff), output_field=BooleanField()),
+            expiring=ExpressionWrapper(
+                Q(last_renewed__lte=cutoff + CREDENTIAL_EXPIRY_WARNING), output_field=BooleanField()
+            ),
+        )
+        .order_by("pk")
+    )
+
+
+def _clean_identifier(kind, identifier):
+    """The stripped identifier of a DN or subject credential, checked against the format of its type."""
+    identifier = (identifier or "").strip()
+    label = APICredential.Kind(kind).label
+    if not identifier:
+        raise ValidationError({"identifier": f"Enter the {label} of the credential."})
+    try:
+        IDENTIFIER_VALIDATORS[kind](identifier)
+    except ValidationError as exc:
+        raise ValidationError({"identifier": exc.messages}) from None
+    return identifier
+
+
+@transaction.atomic
+def add_api_credential(actor, site, kind, identifier="", allow_write=False):
+    """Register a credential for `site`; the actor becomes its owner (§10).
+
+    X.509 DNs and OIDC subjects are given by the caller; for a portal token the portal makes the secret.
+    Returns (credential, secret): the secret of a new token (shown once, only its digest is kept), else None.
+    """
+    require_credential_manager(actor, site)
+    if kind not in APICredential.Kind.values:
+        raise ValidationError({"kind": f"Unknown credential type {str(kind)[:40]!r}."})
+    credential = APICredential(site=site, kind=kind, user=actor, allow_write=bool(allow_write))
+    secret = None
+    if kind == APICredential.Kind.TOKEN:
+        secret = credential.issue_token()
+    else:
+        credential.identifier = _clean_identifier(kind, identifier)
+        if APICredential.objects.filter(site=site, kind=kind, identifier=credential.identifier).exists():
+            raise ValidationError({"identifier": f"This {credential.get_kind_display()} is already registered here."})
+    credential.full_clean(validate_unique=False, validate_constraints=False)
+    try:
+        with transaction.atomic():
+            credential.save()
+    except IntegrityError:  # the same identifier added concurrently
+        raise ValidationError({"identifier": "This credential was registered here meanwhile."}) from None
+    audit.record(actor, AuditAction.CREATE, credential, None, credential_state(credential), "API credential added")
+    return credential, secret
+
+
+def _locked_credential(credential):
+    """Re-read `credential` under a row lock, so that concurrent edits and deletions do not cross."""
+    found = APICredential.objects.select_for_update(of=("self",)).select_related("site", "user")
+    try:
+        return found.get(pk=credential.pk)
+    except APICredential.DoesNotExist:
+        raise ValidationError("This API credential no longer exists: someone has deleted it.") from None
+
+
+def _change_credential(actor, credential, message, **changes):
+    """Apply `changes`, renew the credential and make `actor` its owner, as every GOCDB edit does (§10)."""
+    credential = _locked_credential(credential)
+    require_credential_manager(actor, credential.site)
+    before = credential_state(credential)
+    for name, value in changes.items():
+        setattr(credential, name, value)
+    credential.last_renewed = timezone.now()
+    credential.user = actor
+    credential.save(update_fields=["last_renewed", "user", *changes])
+    audit.record(actor, AuditAction.UPDATE, credential, before, credential_state(credential), message)
+    return credential
+
+
+@transaction.atomic
+def renew_api_credential(actor, credential):
+    """Restart the validity of a credential (an expired one works again); the renewer becomes its owner."""
+    return _change_credential(actor, credential, "API credential renewed")
+
+
+@transaction.atomic
+def edit_api_credential(actor, credential, allow_write):
+    """Allow or refuse write-API use; like a renewal this restarts the validity and transfers ownership."""
+    return _change_credential(actor, credential, "API credential edited", allow_write=bool(allow_write))
+
+
+@transaction.atomic
+def delete_api_credential(actor, credential):
+    """Remove a credential: the clients using it are refused from then on."""
+    credential = _locked_credential(credential)
+    require_credential_manager(actor, credential.site)
+    pk = credential.pk
+    audit.record(actor, AuditAction.DELETE, credential, credential_state(credential), None, "API credential deleted")
+    credential.delete()
+    credential.pk = pk
+    return credential

@@ -2,7 +2,7 @@ from django.urls import path
 
 from egiportal.views import ObjectHistoryView, PropertiesView, PropertyDeleteView
 
-from . import role_views, views
+from . import credential_views, role_views, views
 from .models import NGI, Project, Site
 
 app_name = "sites"
@@ -39,4 +39,10 @@ urlpatterns = [
     path("roles/<int:pk>/reject/", role_views.RoleRejectView.as_view(), name="role_reject"),
     path("roles/<int:pk>/revoke/", role_views.RoleRevokeView.as_view(), name="role_revoke"),
     # -- end roles --
+    # -- API credentials --
+    path("sites/<int:pk>/credentials/add/", credential_views.CredentialAddView.as_view(), name="site_credential_add"),
+    path("credentials/<int:pk>/edit/", credential_views.CredentialEditView.as_view(), name="credential_edit"),
+    path("credentials/<int:pk>/renew/", credential_views.CredentialRenewView.as_view(), name="credential_renew"),
+    path("credentials/<int:pk>/delete/", credential_views.CredentialDeleteView.as_view(), name="credential_delete"),
+    # -- end API credentials --
 ]
