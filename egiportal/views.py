@@ -264,6 +264,16 @@ class AuditLogListView(ObjectListView):
     filterset_class = AuditLogFilterSet
     table_class = AuditLogTable
 
+    def get_queryset(self, request):
+        """Everyone sees topology changes; only portal administrators see API credential changes,
+        whose rows name the DNs and subjects that the site page shows only to the site's editors."""
+        from sites.models import APICredential
+
+        qs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return qs
+        return qs.exclude(content_type=ContentType.objects.get_for_model(APICredential))
+
 
 class PropertiesView(ObjectFormView):
     """Bulk add or update the custom properties of any parent (site, service, endpoint, group)."""

@@ -160,3 +160,18 @@ def test_change_list_csv(client, changes):
     header, line = text.strip().splitlines()
     assert header.startswith("Time,User,Action,Type,Object,Changes")
     assert "bob" in line and "certification_status: Certified -> Suspended" in line
+
+
+def test_change_list_shows_api_credential_changes_only_to_portal_administrators(client):
+    from sites.choices import RoleType
+    from sites.models import APICredential
+    from sites.services import add_api_credential
+
+    site = SiteFactory()
+    admin = UserFactory()
+    grant(admin, RoleType.SITE_ADMIN, site)
+    add_api_credential(admin, site, APICredential.Kind.X509, "/DC=org/DC=example/CN=robot")
+    client.force_login(admin)
+    assert "CN=robot" not in client.get(CHANGES).content.decode()
+    client.force_login(UserFactory(is_superuser=True))
+    assert "CN=robot" in client.get(CHANGES).content.decode()
