@@ -267,12 +267,10 @@ class AuditLogListView(ObjectListView):
     def get_queryset(self, request):
         """Everyone sees topology changes; only portal administrators see API credential changes,
         whose rows name the DNs and subjects that the site page shows only to the site's editors."""
-        from sites.models import APICredential
-
         qs = super().get_queryset(request)
         if request.user.is_superuser:
             return qs
-        return qs.exclude(content_type=ContentType.objects.get_for_model(APICredential))
+        return qs.exclude(content_type__app_label="sites", content_type__model="apicredential")
 
 
 class PropertiesView(ObjectFormView):

@@ -1314,3 +1314,30 @@ def test_proxy_dn_with_control_characters_or_overlong_is_no_identifier(client, d
     reply = client.get("/gocdbpi/private/?method=get_site", headers={"X-SSL-Client-S-DN": dn})
     assert reply.status_code == 200
     assert reply.content.decode().startswith("No valid identifier found")
+
+
+XML_CHAR = re.compile(r"[\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_legal(value):
+    return "".join(ch if XML_CHAR.fullmatch(ch) else "\ufffd" for ch in value)
+
+
+@given(st.text(max_size=40), st.text(max_size=40))
+def test_writer_writes_what_lxml_would(value, attribute):
+    """The methods write their replies as text; it must be exactly what lxml and the framework make of
+    the same element, whatever the characters (those XML cannot carry become U+FFFD)."""
+    w = pi.Writer("A", KEY=attribute)
+    w.leaf("B", value)
+    w.leaf("C")
+    if w.start("D", [value] if value else []):
+        w.leaf_if("E", value)
+        w.leaf_if("F", "")
+        w.close("D")
+    root = etree.Element("A", KEY=xml_legal(attribute))
+    etree.SubElement(root, "B").text = xml_legal(value) or None
+    etree.SubElement(root, "C")
+    d = etree.SubElement(root, "D")
+    if value:
+        etree.SubElement(d, "E").text = xml_legal(value)
+    assert w.done("A") == pi.serialise(root)
