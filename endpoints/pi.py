@@ -24,17 +24,15 @@ from egiportal.pi import (
     Listing,
     Method,
     PIError,
-    Writer,
     among,
-    element,
     epoch,
     extensions_filter,
     grouped,
     scope_filter,
-    sub,
     url_template,
     yes_no,
 )
+from egiportal.pixml import Writer, element, sub
 from sites.choices import CertificationStatus
 from sites.models import Role
 

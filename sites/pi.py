@@ -20,14 +20,12 @@ from egiportal.pi import (
     PUBLIC,
     Listing,
     Method,
-    element,
     extensions_filter,
     grouped,
     scope_filter,
-    sub,
-    sub_if,
     url_template,
 )
+from egiportal.pixml import element, sub, sub_if
 
 from .choices import EntityKind, Infrastructure, RoleStatus, RoleType
 from .models import NGI, CertificationStatusLog, Country, Project, Role, Scope, Site, SiteProperty

@@ -21,7 +21,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from egiportal import pi
+from egiportal import pi, pixml
 from egiportal.models import Identity
 from egiportal.testing import NGIFactory, SiteFactory, UserFactory, api_credential, grant, service_type
 from egiportal.urls import PI_METHODS
@@ -1327,7 +1327,7 @@ def xml_legal(value):
 def test_writer_writes_what_lxml_would(value, attribute):
     """The methods write their replies as text; it must be exactly what lxml and the framework make of
     the same element, whatever the characters (those XML cannot carry become U+FFFD)."""
-    w = pi.Writer("A", KEY=attribute)
+    w = pixml.Writer("A", KEY=attribute)
     w.leaf("B", value)
     w.leaf("C")
     if w.start("D", [value] if value else []):
@@ -1340,4 +1340,4 @@ def test_writer_writes_what_lxml_would(value, attribute):
     d = etree.SubElement(root, "D")
     if value:
         etree.SubElement(d, "E").text = xml_legal(value)
-    assert w.done("A") == pi.serialise(root)
+    assert w.done("A") == pixml.serialise(root)
