@@ -3,7 +3,7 @@ leaves no audit row and a committed one always has one."""
 
 from django.contrib.contenttypes.models import ContentType
 
-from .context import current_request_id
+from .context import audit_note, current_request_id
 from .models import AuditLog
 
 
@@ -19,5 +19,5 @@ def record(actor, action, obj, before=None, after=None, message=""):
         object_repr=str(obj)[:255],
         before=before,
         after=after,
-        message=message[:500],
+        message="; ".join(part for part in (message, audit_note.get()) if part)[:500],
     )

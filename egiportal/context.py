@@ -2,8 +2,21 @@
 
 import contextvars
 import uuid
+from contextlib import contextmanager
 
 request_id = contextvars.ContextVar("request_id", default=None)
+# How the current change reaches the portal when it is not the browser (e.g. "via the write API ...").
+audit_note = contextvars.ContextVar("audit_note", default="")
+
+
+@contextmanager
+def noting(text):
+    """Add `text` to the message of every audit row written inside the block."""
+    token = audit_note.set(text)
+    try:
+        yield
+    finally:
+        audit_note.reset(token)
 
 
 def current_request_id():

@@ -22,7 +22,7 @@ from django.db import IntegrityError, models, transaction
 from django.http import HttpResponse, JsonResponse
 
 from egiportal import services as core
-from egiportal.context import current_request_id
+from egiportal.context import current_request_id, noting
 from egiportal.pi import identify, slash_dn
 from sites.choices import Action
 from sites.models import APICredential, Site, SiteProperty
@@ -133,7 +133,7 @@ def parse_url(path, method):
         raise WriteError(
             405,
             '"GET" is not currently a supported request method. '
-            "Try the other API: https://wiki.egi.eu/wiki/GOCDB/PI/Technical_Documentation",
+            f"Try the other API: {settings.PORTAL_URL}/gocdbpi/public/ (see {docs()})",
         )
     if method not in METHODS:
         raise WriteError(
@@ -628,7 +628,8 @@ def handle(http_request, path):
     kind = entity_type(call)
     entity = find(kind, call.entity_id)
     credential = write_credential(caller, kind.site(entity))
-    perform(call, entity, credential)
+    with noting(f"via the write API, {credential.get_kind_display()} {credential.identifier}"):
+        perform(call, entity, credential)
 
 
 def write_view(http_request, request):

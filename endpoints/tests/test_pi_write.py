@@ -520,6 +520,7 @@ def test_post_adds_all_and_is_audited(api, parent, owner):
     assert row.user == owner and row.action == "update" and row.object_id == obj.pk
     assert row.before["properties"] == {} and row.after["properties"] == {"a": "1", "b": "two words"}
     assert str(row.request_id) == response["X-Request-ID"]
+    assert row.message == "Properties set; via the write API, Portal token " + APICredential.objects.get().identifier
 
 
 def test_post_with_an_existing_key_adds_nothing(api, parent):
