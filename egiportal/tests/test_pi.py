@@ -76,9 +76,11 @@ def site_list(client, **params):
 
 
 def xml_error(message):
-    """GOCDB's `<error>` reply for `message` (no declaration); XML-illegal characters become U+FFFD."""
+    """GOCDB's `<error>` reply for `message` (no declaration); XML-illegal characters become U+FFFD and a
+    carriage return a character reference, so that it survives parsing."""
     message = re.sub("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]", "\ufffd", message)
-    return "<error>" + message.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") + "</error>"
+    escaped = message.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+    return "<error>" + escaped + "</error>"
 
 
 def assert_xml_error(response, body, message):

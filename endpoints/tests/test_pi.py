@@ -38,7 +38,8 @@ from endpoints.models import (
     ServiceProperty,
     ServiceType,
 )
-from endpoints.pi import METHODS, month_before
+from endpoints.pi import METHODS
+from endpoints.pi.downtimes import month_before
 from sites.choices import RoleStatus
 from sites.models import NGI, APICredential, Country, Scope
 

@@ -1,12 +1,4 @@
-"""PI methods answered from endpoints: services, service types, downtimes and service groups
-(specs/gocdb.md §11.8). Element names, order and empty elements follow GOCDB exactly.
-
-The replies can be big (get_service_endpoint and get_downtime unpaged: tens of thousands of services,
-hundreds of thousands of downtimes), so these methods read plain rows (values_list), fetch the
-children of a whole page or batch with one query per kind, and write each child of <results> with
-the framework's `Writer` rather than as an lxml tree: model instances, prefetch_related and lxml
-trees made the unpaged get_service_endpoint ten times slower.
-"""
+"""PI methods get_downtime, get_downtime_nested_services and get_downtime_to_broadcast."""
 
 import calendar
 import re
@@ -14,15 +6,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 
-from django.db.models import Exists, OuterRef, Prefetch, Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from egiportal.models import Identity
 from egiportal.pi import (
-    PRIVATE,
-    PUBLIC,
     Listing,
-    Method,
     PIError,
     among,
     epoch,
@@ -32,192 +20,16 @@ from egiportal.pi import (
     url_template,
     yes_no,
 )
-from egiportal.pixml import Writer, element, sub
-from sites.choices import CertificationStatus
-from sites.models import Role
+from egiportal.pixml import Writer
 
-from .choices import Classification
-from .models import (
+from ..choices import Classification
+from ..models import (
     Downtime,
-    EndpointLocation,
-    EndpointProperty,
     Service,
-    ServiceGroup,
-    ServiceGroupProperty,
-    ServiceProperty,
-    ServiceType,
 )
 
 FORMATTED_DATE = "%Y-%m-%d %H:%M"
 WHOLE_NUMBER = re.compile(r"[0-9]{1,18}")
-
-# ---------------------------------------------------------------- get_service_types
-
-
-def get_service_types(query):
-    types = []
-    for service_type in ServiceType.objects.order_by("pk"):
-        el = element("SERVICE_TYPE", TYPE_ID=f"{service_type.pk}G0", PRIMARY_KEY=f"{service_type.pk}G0")
-        sub(el, "SERVICE_TYPE_NAME", service_type.name)
-        sub(el, "SERVICE_TYPE_DESC", service_type.description)
-        types.append(el)
-    return types
-
-
-# ---------------------------------------------------------------- children fetched per batch
-
-
-PROPERTY_COLUMNS = ("parent_id", "pk", "key", "value")
-
-
-@dataclass
-class ServiceChildren:
-    """Endpoints, endpoint properties, scope names and properties of a batch of services, by service id
-    (endpoint properties by endpoint id), each ordered by id as GOCDB's Helpers::orderArrById does."""
-
-    endpoints: dict
-    endpoint_properties: dict
-    scopes: dict
-    properties: dict
-
-    @classmethod
-    def of(cls, ids):
-        """The children of the services `ids` (ascending): four queries, whatever their number."""
-        endpoints = EndpointLocation.objects.filter(**among("service_id", ids)).order_by("pk")
-        endpoint_properties = EndpointProperty.objects.filter(**among("parent__service_id", ids)).order_by("pk")
-        scopes = Service.scopes.through.objects.filter(**among("service_id", ids)).order_by("scope_id")
-        properties = ServiceProperty.objects.filter(**among("parent_id", ids)).order_by("pk")
-        return cls(
-            grouped(endpoints.values_list("service_id", "pk", "name", "url", "interface_name", "monitored", "email")),
-            grouped(endpoint_properties.values_list(*PROPERTY_COLUMNS)),
-            grouped(scopes.values_list("service_id", "scope__name")),
-            grouped(properties.values_list(*PROPERTY_COLUMNS)),
-        )
-
-    def write(self, w, service_id, with_email=False):
-        """ENDPOINTS (ID, NAME, EXTENSIONS, URL, INTERFACENAME, ENDPOINT_MONITORED and, in
-        get_service_group, CONTACT_EMAIL), SCOPES and EXTENSIONS of one service."""
-        endpoints = self.endpoints.get(service_id, ())
-        if w.start("ENDPOINTS", endpoints):
-            for _, pk, name, url, interface_name, monitored, email in endpoints:
-                w.open("ENDPOINT")
-                w.leaf("ID", pk)
-                w.leaf("NAME", name)
-                write_extensions(w, self.endpoint_properties.get(pk, ()))
-                w.leaf("URL", url)
-                w.leaf("INTERFACENAME", interface_name)
-                w.leaf("ENDPOINT_MONITORED", yes_no(monitored))
-                if with_email:
-                    w.leaf("CONTACT_EMAIL", email)
-                w.close("ENDPOINT")
-            w.close("ENDPOINTS")
-        write_scopes(w, self.scopes.get(service_id, ()))
-        write_extensions(w, self.properties.get(service_id, ()))
-
-
-def write_scopes(w, names):
-    if w.start("SCOPES", names):
-        for _, name in names:
-            w.leaf("SCOPE", name)
-        w.close("SCOPES")
-
-
-def write_extensions(w, properties):
-    """`<EXTENSIONS>` with one `<EXTENSION>` (LOCAL_ID, KEY, VALUE) per (parent, id, key, value)."""
-    if w.start("EXTENSIONS", properties):
-        for _, pk, key, value in properties:
-            w.open("EXTENSION")
-            w.leaf("LOCAL_ID", pk)
-            w.leaf("KEY", key)
-            w.leaf("VALUE", value)
-            w.close("EXTENSION")
-        w.close("EXTENSIONS")
-
-
-# ---------------------------------------------------------------- get_service / get_service_endpoint
-
-SERVICE_PARAMS = frozenset(
-    {"hostname", "sitename", "roc", "country", "service_type", "monitored", "scope", "scope_match", "extensions"}
-)
-# GOCDB's `monitored` filter of get_service: Y/y and N/n filter, any other value is ignored.
-MONITORED_FLAGS = {"Y": True, "y": True, "N": False, "n": False}
-SERVICE_LIKES = (
-    ("hostname", "hostname"),
-    ("sitename", "site__short_name"),
-    ("roc", "site__ngi__name"),
-    ("country", "site__country__name"),
-    ("service_type", "service_type__name"),
-)
-SERVICE_COLUMNS = (
-    "pk",
-    "hostname",
-    "dn",
-    "operating_system",
-    "architecture",
-    "beta",
-    "service_type__name",
-    "ip_address",
-    "ipv6_address",
-    "production",
-    "monitored",
-    "notify",
-    "site__short_name",
-    "site__country__name",
-    "site__country__code",
-    "site__ngi__name",
-    "url",
-)
-
-
-def filter_services(query):
-    """The services get_service lists: never those of Closed sites (GOCDB hides them)."""
-    qs = Service.objects.exclude(site__certification_status=CertificationStatus.CLOSED)
-    for name, lookup in SERVICE_LIKES:
-        qs = query.like(qs, name, lookup)
-    flag = MONITORED_FLAGS.get(query.get("monitored"))
-    if flag is not None:
-        qs = qs.filter(monitored=flag)
-    qs = scope_filter(query, qs)
-    return extensions_filter(query, qs)
-
-
-def get_service_endpoint(query):
-    url = url_template("endpoints:service")
-
-    def render(services):
-        children = ServiceChildren.of([service.pk for service in services])
-        for service in services:
-            yield service_xml(service, url, children)
-
-    return Listing(filter_services(query).values_list(*SERVICE_COLUMNS, named=True), render)
-
-
-def service_xml(service, url, children):
-    """One `<SERVICE_ENDPOINT>` of get_service (§11.8, sample get_service_endpoint_page1.xml)."""
-    key = f"{service.pk}G0"
-    w = Writer("SERVICE_ENDPOINT", PRIMARY_KEY=key)
-    w.leaf("PRIMARY_KEY", key)
-    w.leaf("HOSTNAME", service.hostname)
-    w.leaf("GOCDB_PORTAL_URL", url.format(service.pk))
-    w.leaf_if("HOSTDN", service.dn)
-    w.leaf_if("HOST_OS", service.operating_system)
-    w.leaf_if("HOST_ARCH", service.architecture)
-    w.leaf("BETA", yes_no(service.beta))
-    w.leaf("SERVICE_TYPE", service.service_type__name)
-    w.leaf_if("HOST_IP", service.ip_address)
-    w.leaf_if("HOST_IPV6", service.ipv6_address)
-    w.leaf("CORE")
-    w.leaf("IN_PRODUCTION", yes_no(service.production))
-    w.leaf("NODE_MONITORED", yes_no(service.monitored))
-    w.leaf("NOTIFICATIONS", yes_no(service.notify))
-    w.leaf("SITENAME", service.site__short_name)
-    w.leaf_if("COUNTRY_NAME", service.site__country__name)
-    w.leaf_if("COUNTRY_CODE", service.site__country__code)
-    w.leaf_if("ROC_NAME", service.site__ngi__name)
-    w.leaf("URL", service.url)
-    children.write(w, service.pk)
-    return w.done("SERVICE_ENDPOINT")
-
 
 # ---------------------------------------------------------------- downtimes: parameters
 
@@ -550,102 +362,3 @@ def get_downtime_to_broadcast(query):
                 yield w.done("DOWNTIME")
 
     return Listing(with_services(qs, services), render)
-
-
-# ---------------------------------------------------------------- get_service_group, get_service_group_role
-
-GROUP_PARAMS = frozenset({"service_group_name", "scope", "scope_match"})
-GROUP_COLUMNS = ("pk", "name", "description", "monitored", "email")
-MEMBER_COLUMNS = ("hostname", "service_type__name", "ip_address", "ipv6_address", "dn", "production", "monitored")
-
-
-def filter_groups(query):
-    qs = query.like(ServiceGroup.objects.all(), "service_group_name", "name")
-    qs = scope_filter(query, qs)
-    return extensions_filter(query, qs).values_list(*GROUP_COLUMNS, named=True)
-
-
-def group_writer(group, url):
-    """`<SERVICE_GROUP>` opened, with NAME, DESCRIPTION, MONITORED, CONTACT_EMAIL and GOCDB_PORTAL_URL."""
-    w = Writer("SERVICE_GROUP", ID=group.pk, PRIMARY_KEY=f"{group.pk}G0")
-    w.leaf("NAME", group.name)
-    w.leaf("DESCRIPTION", group.description)
-    w.leaf("MONITORED", yes_no(group.monitored))
-    w.leaf("CONTACT_EMAIL", group.email)
-    w.leaf("GOCDB_PORTAL_URL", url.format(group.pk))
-    return w
-
-
-def get_service_group(query):
-    group_url, service_url = url_template("endpoints:servicegroup"), url_template("endpoints:service")
-
-    def render(groups):
-        """Members (fewer children than get_service's, all always present), then the group's scopes
-        and extensions; six queries per page or batch."""
-        ids = [group.pk for group in groups]
-        links = ServiceGroup.services.through.objects.filter(servicegroup_id__in=ids).order_by("service_id")
-        members = grouped(
-            links.values_list("servicegroup_id", "service_id", *(f"service__{c}" for c in MEMBER_COLUMNS))
-        )
-        children = ServiceChildren.of(sorted({row[1] for rows in members.values() for row in rows}))
-        scopes = ServiceGroup.scopes.through.objects.filter(servicegroup_id__in=ids).order_by("scope_id")
-        scopes = grouped(scopes.values_list("servicegroup_id", "scope__name"))
-        properties = ServiceGroupProperty.objects.filter(parent_id__in=ids).order_by("pk")
-        properties = grouped(properties.values_list(*PROPERTY_COLUMNS))
-        for group in groups:
-            w = group_writer(group, group_url)
-            for _, service_id, hostname, type_name, ip, ipv6, dn, production, monitored in members.get(group.pk, ()):
-                w.open("SERVICE_ENDPOINT", PRIMARY_KEY=f"{service_id}G0")
-                w.leaf("HOSTNAME", hostname)
-                w.leaf("GOCDB_PORTAL_URL", service_url.format(service_id))
-                w.leaf("SERVICE_TYPE", type_name)
-                w.leaf("HOST_IP", ip)
-                w.leaf("HOST_IPV6", ipv6)
-                w.leaf("HOSTDN", dn)
-                w.leaf("IN_PRODUCTION", yes_no(production))
-                w.leaf("NODE_MONITORED", yes_no(monitored))
-                children.write(w, service_id, with_email=True)
-                w.close("SERVICE_ENDPOINT")
-            write_scopes(w, scopes.get(group.pk, ()))
-            write_extensions(w, properties.get(group.pk, ()))
-            yield w.done("SERVICE_GROUP")
-
-    return Listing(filter_groups(query), render)
-
-
-def get_service_group_role(query):
-    url = url_template("endpoints:servicegroup")
-
-    def render(groups):
-        """Every role over each group, pending ones included (GOCDB quirk, §13.7); two queries per page
-        or batch. CERTDN is the user's default identity; users have no public page (empty URL)."""
-        roles = Role.objects.filter(owned_entity_id__in=[group.pk for group in groups]).select_related("user")
-        roles = roles.prefetch_related(Prefetch("user__identities", queryset=Identity.objects.order_by("pk")))
-        by_group = defaultdict(list)
-        for role in roles.order_by("pk"):
-            by_group[role.owned_entity_id].append(role)
-        for group in groups:
-            w = group_writer(group, url)
-            for role in by_group[group.pk]:
-                w.open("USER")
-                w.leaf("FORENAME", role.user.first_name)
-                w.leaf("SURNAME", role.user.last_name)
-                w.leaf("CERTDN", role.user.default_identity())
-                w.leaf("GOCDB_PORTAL_URL")
-                w.leaf("ROLE", role.get_role_type_display())
-                w.close("USER")
-            yield w.done("SERVICE_GROUP")
-
-    return Listing(filter_groups(query), render)
-
-
-METHODS = {
-    "get_service_types": Method(get_service_types, frozenset(), PUBLIC),
-    "get_service_endpoint": Method(get_service_endpoint, SERVICE_PARAMS, PUBLIC, pageable=True),
-    "get_service": Method(get_service_endpoint, SERVICE_PARAMS, PUBLIC, pageable=True),  # an alias (§17.2)
-    "get_downtime": Method(get_downtime, DOWNTIME_PARAMS, PUBLIC, pageable=True),
-    "get_downtime_nested_services": Method(get_downtime_nested_services, DOWNTIME_PARAMS, PUBLIC, pageable=True),
-    "get_downtime_to_broadcast": Method(get_downtime_to_broadcast, BROADCAST_PARAMS, PUBLIC, pageable=True),
-    "get_service_group": Method(get_service_group, GROUP_PARAMS | {"extensions"}, PRIVATE, pageable=True),
-    "get_service_group_role": Method(get_service_group_role, GROUP_PARAMS, PRIVATE, pageable=True),
-}

@@ -1,0 +1,299 @@
+"""Who may write (an API credential of the owning site) and the operations on properties, fields and endpoints."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, models, transaction
+
+from egiportal import services as core
+from egiportal.pi import slash_dn
+from sites.choices import Action
+from sites.models import APICredential, Site
+from sites.roles import authorise
+
+from .. import services
+from ..models import EndpointLocation, Service
+from .request import CONTROL, ENDPOINT, ENDPOINT_FIELDS, FIELDS, PROPERTIES, WriteError, docs, short
+
+MAX_ID = 2**63 - 1  # larger ids cannot exist (64-bit keys): such entities are simply not found
+CREDENTIAL_KINDS = set(APICredential.Kind.values)
+
+# ---------------------------------------------------------------- who may write
+
+
+@dataclass(frozen=True)
+class EntityType:
+    """How to find an entity of the write API and the site that owns it."""
+
+    queryset: Callable
+    site: Callable
+    missing: str
+
+
+ENTITY_TYPES = {
+    "site": EntityType(
+        lambda: Site.objects.all(), lambda site: site, "A site with the specified id could not be found"
+    ),
+    "service": EntityType(
+        lambda: Service.objects.select_related("site", "service_type"),
+        lambda service: service.site,
+        "A service with the specified id could not be found",
+    ),
+    "endpoint": EntityType(
+        lambda: EndpointLocation.objects.select_related("service__site", "service__service_type"),
+        lambda endpoint: endpoint.service.site,
+        "An endpoint with the specified ID could not be found",
+    ),
+}
+
+
+def check_identity_headers(request):
+    """Refuse a front-proxy identity that no database can hold (a NUL, which an RFC 2253 `\\00` escape
+    also yields) before identify() looks it up: PostgreSQL would fail the query."""
+    for header in (settings.PI_CLIENT_DN_HEADER, settings.PI_OIDC_SUBJECT_HEADER):
+        value = request.headers.get(header, "") if header else ""
+        if CONTROL.search(value) or CONTROL.search(slash_dn(value.strip())):
+            raise WriteError(403, "The identity presented through the front proxy contains control characters.")
+
+
+def authenticated(caller):
+    """The caller if it presented an API identifier at all. Browser sessions do not count: the API is
+    exempt from CSRF protection, so a session cookie must never authorise a write."""
+    if not caller.identifier or caller.kind not in CREDENTIAL_KINDS:
+        raise WriteError(
+            403,
+            "You need to be authenticated to access this resource. "
+            "Please provide a valid IGTF X.509 Certificate, an OIDC token or a portal API token",
+        )
+    return caller
+
+
+def entity_type(call):
+    kind = ENTITY_TYPES.get(call.entity_type)
+    if kind is None:
+        raise WriteError(
+            501,
+            f"Updating {short(call.entity_type)}s is not currently supported through the API, "
+            f"for details of the currently supported methods see: {docs()}",
+        )
+    return kind
+
+
+def find(kind, pk):
+    entity = kind.queryset().filter(pk=pk).first() if abs(pk) <= MAX_ID else None
+    if entity is None:
+        raise WriteError(404, kind.missing)
+    return entity
+
+
+def write_credential(caller, site):
+    """The caller's usable, write-enabled credential on `site` (GOCDB requires allowAPIWrite only when
+    personal data is restricted; we always do). Records its use."""
+    if caller.kind == APICredential.Kind.TOKEN:
+        # A portal token belongs to exactly one site.
+        credential = caller.credential if caller.credential.site_id == site.pk else None
+    else:
+        credential = (
+            APICredential.objects.usable()
+            .filter(site=site, kind=caller.kind, identifier=caller.identifier)
+            .select_related("user")
+            .first()
+        )
+    if credential is None or not credential.allow_write:
+        reason = "" if credential is None else " (its API credential is registered without write access)"
+        raise WriteError(
+            403,
+            f'The {caller.kind} identifier "{short(caller.identifier)}" is not authorised to alter the {site} site{reason}',
+        )
+    # Credentials act with their owner's rights: one whose owner lost the role must be renewed.
+    if not authorise(credential.user, Action.EDIT_OBJECT, site):
+        raise owner_lacks_role(credential)
+    credential.touch()
+    return credential
+
+
+def owner_lacks_role(credential):
+    return WriteError(
+        403,
+        f'The API credential "{short(credential.identifier)}" of site {credential.site} is owned by '
+        f"{credential.user.username}, who no longer holds a role allowing this change. "
+        "A current administrator of the site must renew the credential.",
+    )
+
+
+# ---------------------------------------------------------------- operations: extension properties
+
+
+def set_properties(parent, actor, pairs, overwrite):
+    """GOCDB answers every failure of adding properties (a key that exists, the limit) with 409."""
+    try:
+        core.set_properties(actor, parent, list(pairs.items()), overwrite=overwrite)
+    except ValidationError as exc:
+        raise WriteError(409, " ".join(exc.messages)) from None
+
+
+def post_properties(call, parent, actor):
+    """Add all, or nothing when any key already exists."""
+    existing = parent.properties.filter(key__in=list(call.pairs)).values_list("key", flat=True).first()
+    if existing is not None:
+        raise WriteError(
+            409, f'A property with name "{short(existing)}" already exists for this object, no properties were added.'
+        )
+    set_properties(parent, actor, call.pairs, overwrite=False)
+
+
+def put_properties(call, parent, actor):
+    set_properties(parent, actor, call.pairs, overwrite=True)
+
+
+def delete_properties(call, parent, actor):
+    """Delete the listed keys (each must exist and match its value when one is given), or all of them."""
+    if call.pairs is None:
+        keys = list(parent.properties.values_list("key", flat=True))
+    else:
+        stored = dict(parent.properties.filter(key__in=list(call.pairs)).values_list("key", "value"))
+        for key, value in call.pairs.items():
+            if key not in stored:
+                raise WriteError(
+                    404,
+                    f'A property with key "{short(key)}" could not be found for {parent}. No properties have been deleted.',
+                )
+            if value is not None and stored[key] != value:
+                raise WriteError(
+                    409,
+                    f'The value provided for the property with key "{short(key)}" does not match the existing one. '
+                    "No properties have been deleted.",
+                )
+        keys = list(call.pairs)
+    core.delete_properties(actor, parent, keys)
+
+
+PROPERTY_OPERATIONS = {"POST": post_properties, "PUT": put_properties, "DELETE": delete_properties}
+
+
+# ---------------------------------------------------------------- operations: service and endpoint fields
+
+
+def set_field(call, obj, actor, name):
+    """POST sets a field that is still empty (never a flag, which always has a value); PUT overwrites."""
+    is_flag = isinstance(obj._meta.get_field(name), models.BooleanField)
+    if call.method == "POST" and is_flag:
+        raise WriteError(405, f"The post method is not supported for boolean values. For more details see: {docs()}")
+    if call.method == "POST" and getattr(obj, name):
+        raise WriteError(
+            409,
+            f"{call.prop} has already been set for this {call.entity_type}. Consider using a PUT request. "
+            f"For more details see: {docs()}",
+        )
+    if call.method not in ("POST", "PUT"):
+        raise WriteError(
+            405,
+            f'"{call.method}" is not currently a supported request method for altering {call.describe()} . '
+            f"For more details see: {docs()}",
+        )
+    setattr(obj, name, call.value)
+    if isinstance(obj, Service):
+        save_service(obj, actor, name)
+    else:
+        save_endpoint(obj, actor, name)
+
+
+def save_service(service, actor, name):
+    # GOCDB refuses a production service that is not monitored with 403 (validateProductionMonitoredCombination).
+    try:
+        services.check_production_monitored(service)
+    except ValidationError as exc:
+        raise WriteError(403, " ".join(exc.messages)) from None
+    if name == "hostname":
+        try:
+            services.check_unique_host(service)
+        except ValidationError as exc:
+            raise WriteError(409, " ".join(exc.messages)) from None
+    services.update_service(actor, service, list(service.scopes.all()))
+
+
+def save_endpoint(endpoint, actor, name):
+    clash = name == "name" and services.endpoint_name_clash(endpoint.service, endpoint.name, endpoint.pk)
+    if clash:
+        raise WriteError(409, f"Please provide a unique name for this endpoint. {clash}")
+    services.update_endpoint(actor, endpoint)
+
+
+# ---------------------------------------------------------------- operations: the endpoints of a service
+
+
+def create_endpoint(service, fields, actor):
+    """A new endpoint: url required; the interface defaults to the type, monitoring to the service's."""
+    if not fields.get("url"):
+        raise WriteError(400, "A URL must be specified when adding new endpoints.")
+    values = {ENDPOINT_FIELDS[name]: value for name, value in fields.items()}
+    values.setdefault("monitored", service.monitored)
+    services.create_endpoint(actor, EndpointLocation(service=service, **values))
+
+
+def post_endpoint(call, service, actor):
+    name = call.pairs["name"]
+    if service.endpoints.filter(name=name).exists():
+        raise WriteError(409, f"An endpoint named {short(name)} already exists for the {service.hostname} service.")
+    create_endpoint(service, call.pairs, actor)
+
+
+def put_endpoint(call, service, actor):
+    """Update the endpoint with this name, or create it."""
+    endpoint = service.endpoints.filter(name=call.pairs["name"]).first()
+    if endpoint is None:
+        return create_endpoint(service, call.pairs, actor)
+    endpoint.service = service
+    for name, value in call.pairs.items():
+        setattr(endpoint, ENDPOINT_FIELDS[name], value)
+    services.update_endpoint(actor, endpoint)
+
+
+def delete_endpoint(call, service, actor):
+    pk = int(call.key)
+    endpoint = EndpointLocation.objects.select_related("service").filter(pk=pk).first() if pk <= MAX_ID else None
+    if endpoint is None:
+        raise WriteError(404, "An endpoint with the specified ID could not be found")
+    if endpoint.service_id != service.pk:
+        raise WriteError(400, "The endpoint specified does not belong to the service specified")
+    services.delete_endpoint(actor, endpoint)
+
+
+ENDPOINT_OPERATIONS = {"POST": post_endpoint, "PUT": put_endpoint, "DELETE": delete_endpoint}
+
+
+def apply(call, entity, actor):
+    """Perform the validated call on `entity` as `actor`."""
+    if call.prop == PROPERTIES:
+        return PROPERTY_OPERATIONS[call.method](call, entity, actor)
+    if call.prop == ENDPOINT and call.entity_type == "service":
+        return ENDPOINT_OPERATIONS[call.method](call, entity, actor)
+    fields = FIELDS[call.entity_type][1]
+    if call.prop in fields:
+        return set_field(call, entity, actor, fields[call.prop])
+    raise WriteError(
+        501,
+        f"Updating a {call.describe()} is not currently supported through the API, "
+        f"for details of the currently supported methods see: {docs()}",
+    )
+
+
+def perform(call, entity, credential):
+    """Run the operation in one transaction; map the services' refusals to the API's codes."""
+    try:
+        with transaction.atomic():
+            apply(call, entity, credential.user)
+    except PermissionDenied:
+        raise owner_lacks_role(credential) from None
+    except ValidationError as exc:
+        raise WriteError(400, describe(exc)) from None
+    except IntegrityError:  # a concurrent request added the same key or name first
+        raise WriteError(409, "The change conflicts with a concurrent change; nothing was changed.") from None
+
+
+def describe(exc):
+    if hasattr(exc, "error_dict"):
+        return " ".join(f"{field}: {message}" for field, messages in exc.message_dict.items() for message in messages)
+    return " ".join(exc.messages)
