@@ -160,8 +160,80 @@ class StrictBooleanFilter(django_filters.BooleanFilter):
     field_class = StrictBooleanField
 
 
+class ListField(forms.Field):
+    """Repeated values (`?x=a&x=b`) or, with `split`, a comma list (`?x__in=a,b`), each cleaned by the
+    model field's own form field, so a bad value is an error instead of "no filter"."""
+
+    widget = forms.MultipleHiddenInput
+
+    def __init__(self, *args, base=None, split=False, **kwargs):
+        self.base, self.split = base or forms.CharField(), split
+        super().__init__(*args, **kwargs)
+
+    def clean(self, value):
+        values = list(value) if isinstance(value, (list, tuple)) else [] if value is None else [value]
+        if self.split:
+            values = [part for v in values for part in str(v).split(",")]
+        return [self.base.clean(v) for v in values if v not in (None, "")]
+
+
+class ListFilter(django_filters.Filter):
+    """Rows whose field is any of the given values."""
+
+    field_class = ListField
+
+    def filter(self, qs, value):
+        return qs.filter(**{f"{self.field_name}__in": value}) if value else qs
+
+
+RANGE_FILTERS = {
+    models.DateTimeField: django_filters.IsoDateTimeFilter,
+    models.DateField: django_filters.DateFilter,
+    models.FloatField: django_filters.NumberFilter,
+    models.DecimalField: django_filters.NumberFilter,
+    models.IntegerField: django_filters.NumberFilter,
+}
+SKIPPED_FIELDS = {"kind"}  # OwnedEntity's type column: the endpoint already says it
+
+
+def range_filter(field):
+    return next((f for model_type, f in RANGE_FILTERS.items() if isinstance(field, model_type)), None)
+
+
+def lookup_filters(model, taken):
+    """Filters the REST API offers on every concrete field of `model` (NetBox's lookup variants, kept to
+    what tools ask for): `name` (repeatable) and `name__in` (comma list) for text, choices and numbers;
+    `__gte/__lte/__gt/__lt` for numbers and dates; `<relation>_id` for relations. They render as
+    hidden inputs in the browser sidebar."""
+    made = {}
+    for field in model._meta.get_fields():
+        if not field.concrete or (field.one_to_one and field.remote_field.parent_link) or field.name in SKIPPED_FIELDS:
+            continue
+        if field.many_to_many or field.many_to_one:
+            base = forms.IntegerField(min_value=0)
+            made[f"{field.name}_id"] = ListFilter(field_name=field.name, base=base, label=f"{field.name} id")
+            continue
+        if isinstance(field, models.BooleanField):
+            made[field.name] = StrictBooleanFilter(field_name=field.name, widget=forms.HiddenInput)
+            continue
+        ranged = range_filter(field)
+        if ranged is not None:
+            for lookup in ("gte", "lte", "gt", "lt"):
+                made[f"{field.name}__{lookup}"] = ranged(
+                    field_name=field.name, lookup_expr=lookup, widget=forms.HiddenInput
+                )
+            if isinstance(field, (models.DateField, models.DateTimeField)):
+                continue
+        base = field.formfield() or (forms.IntegerField() if isinstance(field, models.AutoField) else forms.CharField())
+        base.required = False
+        made[field.name] = ListFilter(field_name=field.name, base=base)
+        made[f"{field.name}__in"] = ListFilter(field_name=field.name, base=base, split=True)
+    return {name: f for name, f in made.items() if name not in taken}
+
+
 class BaseFilterSet(django_filters.FilterSet):
-    """Base of every FilterSet: `q` quick search over `search_fields`."""
+    """Base of every FilterSet: `q` quick search over `search_fields`, and the lookups of
+    `lookup_filters` on every model field for the API."""
 
     # Boolean model fields in Meta.fields get the strict filter: django-filter's own turns "maybe" into None.
     FILTER_DEFAULTS = {
@@ -170,6 +242,13 @@ class BaseFilterSet(django_filters.FilterSet):
     }
     search_fields = ()
     q = django_filters.CharFilter(method="search", label="Search")
+
+    @classmethod
+    def get_filters(cls):
+        filters = super().get_filters()
+        if cls._meta.model is not None:
+            filters.update(lookup_filters(cls._meta.model, set(filters)))
+        return filters
 
     @property
     def form(self):
