@@ -1,12 +1,21 @@
 """Shared foundation: the user model, the audit log and the base classes of every portal model."""
 
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
+from . import validators as v
 from .choices import AuditAction
 
 
@@ -165,3 +174,88 @@ class AuditLog(models.Model):
         before, after = self.before or {}, self.after or {}
         keys = sorted(set(before) | set(after))
         return [(k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)]
+
+
+# Descriptions are shown in lists: one line, and no invisible or direction-changing characters that
+# could make one token pass for another.
+single_line = RegexValidator(
+    r"^[^\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]*\Z",
+    "Use a single line without control or invisible formatting characters.",
+)
+
+
+class APITokenQuerySet(models.QuerySet):
+    def usable(self):
+        """Tokens neither revoked nor expired."""
+        return self.filter(revoked__isnull=True).filter(Q(expires__isnull=True) | Q(expires__gt=timezone.now()))
+
+    def matching(self, secret):
+        """The token (usable or not) whose secret is `secret`, with its user, or None.
+
+        Secrets are short; anything longer than MAX_SECRET_LENGTH is refused before hashing."""
+        if not isinstance(secret, str) or not secret or len(secret) > APIToken.MAX_SECRET_LENGTH:
+            return None
+        return self.filter(digest=APIToken.digest_of(secret)).select_related("user").first()
+
+    def for_secret(self, secret):
+        """The usable token whose secret is `secret`, or None."""
+        token = self.matching(secret)
+        return token if token is not None and token.is_usable else None
+
+
+class APIToken(models.Model):
+    """A personal token a user makes in the browser to call the REST API as themselves.
+
+    Only an HMAC-SHA256 digest of the secret is stored, keyed with SECRET_KEY (so a leaked database
+    alone does not allow checking guesses offline; rotating SECRET_KEY invalidates every token). The
+    secret is shown once, when issued. Read-only unless `write_enabled`; unusable once expired or
+    revoked. Distinct from the site-owned GOCDB API credentials (sites.models.APICredential).
+    """
+
+    SECRET_PREFIX = "egit_"
+    MAX_SECRET_LENGTH = 200
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    description = models.CharField(max_length=200, validators=[v.free_text, single_line])
+    prefix = models.CharField(max_length=16, editable=False)
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    write_enabled = models.BooleanField("write enabled", default=False)
+    expires = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    last_used = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = APITokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "API token"
+
+    def __str__(self):
+        return f"API token {self.prefix}"
+
+    @staticmethod
+    def digest_of(secret):
+        return hmac.new(settings.SECRET_KEY.encode(), secret.encode(), hashlib.sha256).hexdigest()
+
+    def issue(self):
+        """Give the token a new secret and return it; only its digest and a display prefix are kept."""
+        secret = self.SECRET_PREFIX + secrets.token_urlsafe(32)
+        self.prefix = secret[:10] + "…"
+        self.digest = self.digest_of(secret)
+        return secret
+
+    @property
+    def is_expired(self):
+        return self.expires is not None and self.expires <= timezone.now()
+
+    @property
+    def is_usable(self):
+        return self.revoked is None and not self.is_expired
+
+    def touch(self):
+        """Record a use, at most once a minute, so that busy clients do not write on every request."""
+        now = timezone.now()
+        if self.last_used is None or now - self.last_used > timedelta(minutes=1):
+            APIToken.objects.filter(pk=self.pk).update(last_used=now)
+            self.last_used = now

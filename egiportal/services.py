@@ -3,9 +3,11 @@
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from . import audit
 from .choices import AuditAction
+from .models import APIToken
 
 
 def require(actor, action, obj, reason):
@@ -114,3 +116,53 @@ def delete_properties(actor, parent, keys):
     if deleted:
         audit.record(actor, AuditAction.UPDATE, parent, before, parent.snapshot(), "Properties deleted")
     return deleted
+
+
+# --- personal API tokens ---------------------------------------------------------------------------
+
+
+def api_token_state(token):
+    """The audited state of a personal API token. Never the digest: the audit log is widely readable."""
+    return {
+        "user": token.user.username,
+        "description": token.description,
+        "prefix": token.prefix,
+        "write_enabled": token.write_enabled,
+        "expires": token.expires.isoformat() if token.expires else None,
+        "revoked": token.revoked.isoformat() if token.revoked else None,
+    }
+
+
+def create_api_token(actor, description, expires=None, write_enabled=False):
+    """Issue a personal API token to `actor`, valid until `expires` (None: until revoked).
+
+    Returns (token, secret): the secret is for showing once; only its digest is stored.
+    """
+    if actor is None or not actor.is_authenticated or not actor.is_active:
+        raise PermissionDenied("Log in to create API tokens.")
+    if expires is not None and expires <= timezone.now():
+        raise ValidationError({"expires": "The expiry date must be in the future."})
+    token = APIToken(user=actor, description=description, expires=expires, write_enabled=bool(write_enabled))
+    secret = token.issue()
+    token.full_clean(validate_unique=False)  # the digest of a fresh random secret is unique
+    with transaction.atomic():
+        token.save()
+        audit.record(actor, AuditAction.CREATE, token, None, api_token_state(token), "API token created")
+    return token, secret
+
+
+@transaction.atomic
+def revoke_api_token(actor, token):
+    """Revoke one of `actor`'s own tokens: requests carrying it are refused from then on."""
+    locked = APIToken.objects.select_for_update(of=("self",)).select_related("user").filter(pk=token.pk).first()
+    if locked is None:
+        raise ValidationError("This API token no longer exists.")
+    if actor is None or locked.user_id != actor.pk:
+        raise PermissionDenied("You may revoke only your own API tokens.")
+    if locked.revoked is not None:
+        raise ValidationError("This API token is already revoked.")
+    before = api_token_state(locked)
+    locked.revoked = timezone.now()
+    locked.save(update_fields=["revoked"])
+    audit.record(actor, AuditAction.UPDATE, locked, before, api_token_state(locked), "API token revoked")
+    return locked

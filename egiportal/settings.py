@@ -39,6 +39,9 @@ INSTALLED_APPS = [
     "django_filters",
     "django_tables2",
     "django_celery_beat",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "egiportal",
     "sites",
     "endpoints",
@@ -154,4 +157,47 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
+}
+
+# --- REST API personal tokens and rate limiting (egiportal.api.authentication, .throttling) ---
+# Requests allowed per API token (or session user, or anonymous client address): "<count>/<s|min|h|day>";
+# empty turns rate limiting off. Refused requests get 429 with Retry-After.
+API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "1200/min")
+# --- end REST API personal tokens ---
+
+# REST API (/api/v1/): JSON by default, XML and CSV on request; tokens first, so that 401s say how to
+# authenticate; every write also passes the services' own permission checks.
+API_PAGE_SIZE = int(os.environ.get("API_PAGE_SIZE", "50"))
+API_MAX_PAGE_SIZE = int(os.environ.get("API_MAX_PAGE_SIZE", "1000"))
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "egiportal.api.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticatedOrReadOnly",
+        "egiportal.api.permissions.TokenWritePermission",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["egiportal.api.throttling.TokenRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "egiportal.api.pagination.Pagination",
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+        "egiportal.api.renderers.XMLRenderer",
+        "egiportal.api.renderers.CSVRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "egiportal.api.viewsets.exception_handler",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "EGI Portal API",
+    "DESCRIPTION": "The configuration database (and, later, the marketplace and accounting) over REST.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }

@@ -6,7 +6,7 @@ from endpoints import pi as endpoints_pi
 from endpoints import pi_write
 from sites import pi as sites_pi
 
-from . import pi, views
+from . import pi, token_views, views
 
 handler403 = "egiportal.views.forbidden"
 
@@ -20,6 +20,9 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("egiportal.api.urls")),
+    path("tokens/", token_views.TokenListView.as_view(), name="api_tokens"),
+    path("tokens/<int:pk>/revoke/", token_views.TokenRevokeView.as_view(), name="api_token_revoke"),
     path("gocdbpi/", views.pi_docs, {"methods": PI_METHODS}, name="pi_docs"),
     # Clients use both forms, with and without the trailing slash (§17.1).
     path("gocdbpi/public/", pi.pi_view, {"methods": PI_METHODS}, name="pi_public"),

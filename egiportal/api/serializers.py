@@ -1,0 +1,116 @@
+"""Serializer base of the REST API: `url` and `display` on every object, `?brief`/`?fields`/`?omit`,
+related objects shown brief and accepted on write as an id or as their natural key."""
+
+from django.core.exceptions import MultipleObjectsReturned, ObjectDoesNotExist
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.urls import NoReverseMatch, reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+
+def api_url(obj, request=None):
+    """The API detail URL of `obj` (`api:<model>-detail`), absolute when a request is known."""
+    try:
+        path = reverse(f"api:{obj._meta.model_name}-detail", args=[obj.pk])
+    except NoReverseMatch:
+        return None
+    return request.build_absolute_uri(path) if request is not None else path
+
+
+class BaseModelSerializer(serializers.ModelSerializer):
+    """Every object has `id`, `url` and `display`; `Meta.brief_fields` is its short form.
+
+    `nested=True` renders the brief form (used for related objects and `?brief`); `fields` and `omit`
+    pick or drop fields (`?fields=`, `?omit=`). Writes validate with the model's own rules through the
+    services the viewset calls, so `validate()` here only checks shapes.
+    """
+
+    url = serializers.SerializerMethodField()
+    display = serializers.SerializerMethodField()
+
+    def __init__(self, *args, nested=False, fields=None, omit=None, **kwargs):
+        self.nested = nested
+        super().__init__(*args, **kwargs)
+        keep = list(self.Meta.brief_fields) if nested else fields
+        if keep:
+            for name in set(self.fields) - set(keep):
+                self.fields.pop(name)
+        for name in omit or ():
+            self.fields.pop(name, None)
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_url(self, obj):
+        return api_url(obj, self.context.get("request"))
+
+    def get_display(self, obj) -> str:
+        return str(obj)
+
+    def build_unique_together_validators(self):
+        return []  # the services check uniqueness with GOCDB's messages (and DRF's check races anyway)
+
+
+class RelatedField(serializers.RelatedField):
+    """A related object: shown with its serializer's brief form; written as its id, as its natural
+    key (`natural_key` field, e.g. a site's name), or as an object of unique attributes."""
+
+    def __init__(self, serializer, natural_key=None, **kwargs):
+        self.serializer = serializer
+        self.natural_key = natural_key
+        super().__init__(**kwargs)
+
+    def use_pk_only_optimization(self):
+        return False
+
+    def to_representation(self, value):
+        return self.serializer(value, nested=True, context=self.context).data
+
+    def to_internal_value(self, data):
+        queryset = self.get_queryset()
+        label = queryset.model._meta.verbose_name
+        for lookup in self.lookups(data, queryset.model):
+            try:
+                return queryset.get(**lookup)
+            except ObjectDoesNotExist:
+                continue
+            except MultipleObjectsReturned:
+                raise serializers.ValidationError(
+                    f"More than one {label} matches {str(data)[:100]}; give its id."
+                ) from None
+            except (ValueError, TypeError, DjangoValidationError):
+                continue
+        raise serializers.ValidationError(f"No {label} matches {str(data)[:100]}: give its id or name.")
+
+    def lookups(self, data, model):
+        """Candidate lookups for `data`: a name is tried before an id, so a site called "42" is found."""
+        if isinstance(data, bool):
+            return []
+        if isinstance(data, int):
+            return [{"pk": data}]
+        if isinstance(data, str):
+            by_name = [{self.natural_key: data}] if self.natural_key else []
+            return by_name + ([{"pk": int(data)}] if data.isdigit() and len(data) < 19 else [])
+        if isinstance(data, dict) and data:
+            # Only plain field names: a lookup such as user__password__startswith must not be a probe.
+            names = {f.name for f in model._meta.concrete_fields} | {f.attname for f in model._meta.concrete_fields}
+            if all(isinstance(k, str) and k in names and not isinstance(v, (dict, list)) for k, v in data.items()):
+                return [data]
+        return []
+
+    def get_choices(self, cutoff=None):
+        return {}  # the browsable API would otherwise render every site of the federation in a <select>
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
+class PropertiesField(serializers.Field):
+    """Custom properties as a read-only `{key: value}` object (prefetched with the list)."""
+
+    prefetch = "properties"
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("read_only", True)
+        kwargs.setdefault("source", "*")
+        super().__init__(**kwargs)
+
+    def to_representation(self, obj) -> dict:
+        return {prop.key: prop.value for prop in obj.properties.all()}

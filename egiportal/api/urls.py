@@ -1,0 +1,21 @@
+"""`/api/v1/`: every app's routes (explicit lists in `<app>/api/urls.py`), the schema and the docs."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from endpoints.api.urls import ROUTES as ENDPOINT_ROUTES
+from sites.api.urls import ROUTES as SITE_ROUTES
+
+from .routers import Router
+
+router = Router()
+router.include_root_view = True
+for prefix, viewset in [*SITE_ROUTES, *ENDPOINT_ROUTES]:
+    router.register(prefix, viewset, basename=viewset.queryset.model._meta.model_name)
+
+app_name = "api"
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("", include(router.urls)),
+]

@@ -1,0 +1,267 @@
+"""The viewset base of the REST API.
+
+Reads: the queryset goes through `visible_to(user, "view")` and the model's FilterSet (unknown
+filters are a 400), then gets exactly the joins and prefetches that the fields being rendered need,
+so a list costs the same number of queries whatever its length. Writes: the serializer checks shapes,
+then the app's services do the rest (permission, `full_clean`, audit) in one transaction per request;
+bulk writes take lists on the list URL. Detail responses carry an ETag; `If-Match` is honoured.
+"""
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.db.models import Prefetch, ProtectedError, RestrictedError
+from django.http import Http404
+from django.utils.http import quote_etag
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework import exceptions, serializers, status, viewsets
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from .serializers import RelatedField
+
+RESERVED_PARAMS = {"limit", "offset", "cursor", "brief", "fields", "omit", "format"}
+MAX_BULK = 1000
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+class PreconditionFailed(exceptions.APIException):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = "The object has changed since you read it (If-Match does not match its ETag)."
+    default_code = "precondition_failed"
+
+
+def exception_handler(exc, context):
+    """Django's validation errors (from model rules and services) are 400s with their messages;
+    deletes that other rows protect are 409s naming them."""
+    if isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+        exc = exceptions.ValidationError(detail)
+    elif isinstance(exc, (ProtectedError, RestrictedError)):
+        dependents = sorted({f"{o._meta.verbose_name}: {o}" for o in list(exc.protected_objects)[:50]})
+        exc = Conflict(
+            {"detail": "Other objects depend on this one; delete or move them first.", "dependents": dependents}
+        )
+    return drf_exception_handler(exc, context)
+
+
+class StrictFilterBackend(DjangoFilterBackend):
+    """The model's FilterSet; a query parameter that is neither a filter nor a paging/rendering option
+    is a 400, so a typo never silently returns everything."""
+
+    def filter_queryset(self, request, queryset, view):
+        filterset_class = self.get_filterset_class(view, queryset)
+        known = set(filterset_class.base_filters) if filterset_class else set()
+        unknown = sorted(set(request.query_params) - known - RESERVED_PARAMS)
+        if unknown:
+            raise exceptions.ValidationError({name: "Unknown filter." for name in unknown})
+        return super().filter_queryset(request, queryset, view)
+
+
+def rendered_fields(serializer):
+    """The fields a (possibly brief or trimmed) serializer renders."""
+    return serializer.child.fields if isinstance(serializer, serializers.ListSerializer) else serializer.fields
+
+
+def optimise(queryset, serializer, prefix=""):
+    """`queryset` with the select_related/prefetch_related that rendering `serializer` needs, derived from
+    its fields (a related object's brief form included), plus `Meta.select_related` for `display`."""
+    meta = getattr(serializer, "Meta", None)
+    for path in getattr(meta, "select_related", ()):
+        queryset = queryset.select_related(prefix + path)
+    for name, field in rendered_fields(serializer).items():
+        source = prefix + (field.source or name)
+        if isinstance(field, RelatedField):
+            queryset = queryset.select_related(source)
+            nested = field.serializer(nested=True, context=serializer.context)
+            queryset = optimise(queryset, nested, prefix=source + "__")
+        elif isinstance(field, serializers.ManyRelatedField) and isinstance(field.child_relation, RelatedField):
+            child = field.child_relation
+            nested = child.serializer(nested=True, context=serializer.context)
+            related = optimise(child.get_queryset().model.objects.all(), nested)
+            queryset = queryset.prefetch_related(Prefetch(source, queryset=related))
+        elif getattr(field, "prefetch", None):
+            queryset = queryset.prefetch_related(prefix + field.prefetch)
+    return queryset
+
+
+class PortalViewSet(viewsets.ModelViewSet):
+    """CRUD and bulk writes for one model. Subclasses set queryset, serializer_class, filterset_class
+    and implement `save_object(actor, instance, m2m)` and `delete_object(actor, instance)` by calling
+    the app's services."""
+
+    filter_backends = [StrictFilterBackend]
+
+    # ---------------------------------------------------------------- reads
+
+    def get_serializer(self, *args, **kwargs):
+        params = self.request.query_params if self.request is not None else {}
+        if self.request is not None and self.request.method == "GET":
+            kwargs.setdefault("nested", params.get("brief", "").lower() in ("1", "true", "yes"))
+            kwargs.setdefault("fields", split(params.get("fields")))
+            kwargs.setdefault("omit", split(params.get("omit")))
+        return super().get_serializer(*args, **kwargs)
+
+    def get_queryset(self):
+        queryset = self.queryset.all().visible_to(self.request.user, "view")
+        if self.request.method == "GET":
+            queryset = optimise(queryset, self.get_serializer())
+        ordering = queryset.query.order_by or queryset.model._meta.ordering or ()
+        return queryset.order_by(*ordering, "pk")
+
+    def retrieve(self, request, *args, **kwargs):
+        instance = self.get_object()
+        response = Response(self.get_serializer(instance).data)
+        response["ETag"] = etag(instance)
+        return response
+
+    # ---------------------------------------------------------------- writes
+
+    def save_object(self, actor, instance, m2m):
+        raise exceptions.MethodNotAllowed(self.request.method)
+
+    def delete_object(self, actor, instance):
+        raise exceptions.MethodNotAllowed(self.request.method)
+
+    def write(self, serializer, instance=None):
+        """Apply validated data to `instance` (or a new object) and save it through the services."""
+        data = dict(serializer.validated_data)
+        model = self.queryset.model
+        m2m = {name: data.pop(name) for name in list(data) if model._meta.get_field(name).many_to_many}
+        instance = instance if instance is not None else model()
+        for name, value in data.items():
+            setattr(instance, name, value)
+        self.save_object(self.request.user, instance, m2m)
+        return instance
+
+    def reread(self, instances):
+        """The written objects, fetched again with the prefetches of their representation."""
+        queryset = optimise(self.queryset.model.objects.all(), self.get_serializer())
+        found = {obj.pk: obj for obj in queryset.filter(pk__in=[i.pk for i in instances])}
+        return [found[i.pk] for i in instances]
+
+    def check_precondition(self, instance):
+        expected = self.request.headers.get("If-Match")
+        if expected and expected.strip() not in ("*", etag(instance)):
+            raise PreconditionFailed()
+
+    def create(self, request, *args, **kwargs):
+        """One object, or a list of them (bulk create): all are saved or none."""
+        many = isinstance(request.data, list)
+        items = check_size(request.data) if many else [request.data]
+        with transaction.atomic():
+            instances = [self.write(self.validated(item, index if many else None)) for index, item in enumerate(items)]
+        data = self.get_serializer(self.reread(instances), many=True).data
+        return Response(data if many else data[0], status=status.HTTP_201_CREATED)
+
+    def validated(self, data, index=None, instance=None, partial=False):
+        """A validated serializer; in a bulk request its errors are reported at the item's position."""
+        serializer = self.get_serializer(instance, data=data, partial=partial)
+        if not serializer.is_valid():
+            detail = serializer.errors
+            raise exceptions.ValidationError(detail if index is None else [{}] * index + [detail])
+        return serializer
+
+    def update(self, request, *args, **kwargs):
+        partial = kwargs.pop("partial", False)
+        with transaction.atomic():
+            instance = self.locked(self.get_object().pk)
+            self.check_precondition(instance)
+            self.write(self.validated(request.data, instance=instance, partial=partial), instance)
+        [instance] = self.reread([instance])
+        response = Response(self.get_serializer(instance).data)
+        response["ETag"] = etag(instance)
+        return response
+
+    def destroy(self, request, *args, **kwargs):
+        with transaction.atomic():
+            instance = self.locked(self.get_object().pk)
+            self.check_precondition(instance)
+            self.delete_object(request.user, instance)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def locked(self, pk):
+        """The row, locked until the end of the transaction (so If-Match and the write see one state)."""
+        return self.queryset.model.objects.select_for_update(of=("self",)).get(pk=pk)
+
+    # ---------------------------------------------------------------- bulk writes on the list URL
+
+    def bulk_items(self, request):
+        items = check_size(request.data)
+        ids = []
+        for item in items:
+            if not isinstance(item, dict) or not isinstance(item.get("id"), int) or isinstance(item.get("id"), bool):
+                raise exceptions.ValidationError({"detail": "Each object needs an integer id."})
+            ids.append(item["id"])
+        if len(set(ids)) != len(ids):
+            raise exceptions.ValidationError({"detail": "An id is given more than once."})
+        found = self.get_queryset().filter(pk__in=ids).values_list("pk", flat=True)
+        missing = sorted(set(ids) - set(found))
+        if missing:
+            raise Http404(f"No {self.queryset.model._meta.verbose_name} with id {', '.join(map(str, missing[:20]))}.")
+        return items
+
+    def bulk_update(self, request, partial=False):
+        items = self.bulk_items(request)
+        instances = []
+        with transaction.atomic():
+            for index, item in enumerate(items):
+                instance = self.locked(item["id"])
+                self.check_precondition(instance)
+                data = {k: v for k, v in item.items() if k != "id"}
+                instances.append(self.write(self.validated(data, index, instance, partial), instance))
+        return Response(self.get_serializer(self.reread(instances), many=True).data)
+
+    def bulk_partial_update(self, request):
+        return self.bulk_update(request, partial=True)
+
+    def bulk_destroy(self, request):
+        items = self.bulk_items(request)
+        with transaction.atomic():
+            for item in items:
+                self.delete_object(request.user, self.locked(item["id"]))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def check_size(items):
+    if not isinstance(items, list) or not items:
+        raise exceptions.ValidationError({"detail": "Send a non-empty list of objects."})
+    if len(items) > MAX_BULK:
+        raise exceptions.ValidationError({"detail": f"At most {MAX_BULK} objects per request."})
+    return items
+
+
+def etag(instance):
+    """A weak ETag from the object's last change."""
+    stamp = getattr(instance, "last_updated", None)
+    return "W/" + quote_etag(f"{instance.pk}-{stamp.timestamp() if stamp else 0}")
+
+
+def split(value):
+    return [part.strip() for part in value.split(",") if part.strip()] if value else None
+
+
+class AdminWritesViewSet(PortalViewSet):
+    """Reference data (projects, NGIs, scopes, service types): readable by all, written by portal
+    administrators only, audited like the admin site's edits."""
+
+    def save_object(self, actor, instance, m2m):
+        from egiportal.services import save_audited
+
+        require_admin(actor, instance)
+        save_audited(actor, instance, m2m=m2m)
+
+    def delete_object(self, actor, instance):
+        from egiportal.services import delete_audited
+
+        require_admin(actor, instance)
+        delete_audited(actor, instance)
+
+
+def require_admin(actor, instance):
+    if not actor.is_superuser:
+        raise PermissionDenied(f"Only portal administrators may change {instance._meta.verbose_name_plural}.")
