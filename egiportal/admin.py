@@ -6,7 +6,7 @@ from django.contrib.auth.admin import UserAdmin
 
 from . import audit
 from .choices import AuditAction
-from .models import AuditLog, Identity, User
+from .models import APIToken, AuditLog, Identity, User
 
 
 class AuditedAdmin(admin.ModelAdmin):
@@ -63,3 +63,34 @@ class AuditLogAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(APIToken)
+class APITokenAdmin(admin.ModelAdmin):
+    """Personal API tokens: administrators see them (never their secrets) and revoke leaked ones."""
+
+    list_display = ("prefix", "user", "description", "write_enabled", "expires", "last_used", "revoked")
+    list_filter = ("write_enabled", "revoked")
+    list_select_related = ("user",)
+    search_fields = ("prefix", "user__username", "description")
+    readonly_fields = ("user", "prefix", "description", "write_enabled", "expires", "created", "last_used", "revoked")
+    exclude = ("digest",)
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False  # users make their own tokens, which shows the secret once
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset):
+        from django.core.exceptions import ValidationError
+
+        from .services import revoke_api_token
+
+        revoked = 0
+        for token in queryset.filter(revoked__isnull=True):
+            try:
+                revoke_api_token(request.user, token)
+                revoked += 1
+            except ValidationError:
+                continue
+        self.message_user(request, f"{revoked} token(s) revoked.")

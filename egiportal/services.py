@@ -153,11 +153,12 @@ def create_api_token(actor, description, expires=None, write_enabled=False):
 
 @transaction.atomic
 def revoke_api_token(actor, token):
-    """Revoke one of `actor`'s own tokens: requests carrying it are refused from then on."""
+    """Revoke one of `actor`'s own tokens (portal administrators: anyone's, e.g. a leaked one);
+    requests carrying it are refused from then on."""
     locked = APIToken.objects.select_for_update(of=("self",)).select_related("user").filter(pk=token.pk).first()
     if locked is None:
         raise ValidationError("This API token no longer exists.")
-    if actor is None or locked.user_id != actor.pk:
+    if actor is None or (locked.user_id != actor.pk and not actor.is_superuser):
         raise PermissionDenied("You may revoke only your own API tokens.")
     if locked.revoked is not None:
         raise ValidationError("This API token is already revoked.")

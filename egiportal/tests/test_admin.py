@@ -28,3 +28,21 @@ def test_admin_refuses_non_staff(client):
     client.force_login(UserFactory(username="plain"))
     response = client.get(reverse("admin:sites_scope_changelist"))
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+@pytest.mark.django_db
+def test_admin_revokes_a_users_api_token_without_seeing_its_secret(client):
+    from egiportal.models import APIToken
+
+    owner = UserFactory()
+    token = APIToken(user=owner, description="leaked")
+    secret = token.issue()
+    token.save()
+    client.force_login(UserFactory(is_superuser=True, is_staff=True))
+    page = client.get(f"/admin/egiportal/apitoken/{token.pk}/change/").content.decode()
+    assert token.prefix in page and token.digest not in page and secret not in page
+    reply = client.post("/admin/egiportal/apitoken/", {"action": "revoke", "_selected_action": [token.pk]})
+    assert reply.status_code == 302
+    token.refresh_from_db()
+    assert token.revoked is not None and not APIToken.objects.for_secret(secret)
+    assert AuditLog.objects.filter(message="API token revoked").exists()
