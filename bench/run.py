@@ -5,6 +5,9 @@ Needs PostgreSQL: DATABASE_URL, or postgres://postgres@127.0.0.1:5432/egiportal_
 times N requests per page through Django's test client in-process, counting queries.
 
     .venv/bin/python bench/run.py [--sites 3500] [--seed 1] [--requests 30] [--reseed]
+
+Measured: the busiest browser pages; the REST API's lists of 100 services and sites (full and brief) and
+a bulk create of 1,000 service properties; the PI's first pages and its unpaged replies.
 """
 
 import argparse
@@ -24,6 +27,10 @@ DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/egiportal_bench"
 SEED_RECORD = ROOT / "var" / "bench-seed.json"
 TARGET_MS, TARGET_QUERIES = 100, 15
 PI_TARGET_MS = 50
+REST_TARGET_MS, REST_TARGET_QUERIES = 60, 10
+BULK_PROPERTIES, BULK_PER_PARENT, BULK_TARGET_S = 1000, 10, 2
+PROPERTIES_PATH = "/api/v1/service-properties/"
+BENCH_KEY_PREFIX = "bench."
 FULL_TARGET_S, FULL_TARGET_MB = 3, 150
 WARMUP = 3
 
@@ -98,20 +105,22 @@ def seed(args):
     return f"seed_federation --sites {args.sites} took {seconds:.1f} s (flush of earlier synthetic data included)."
 
 
-def pages():
-    """(label, path or None) of the measured pages."""
+def available(path):
+    """`path` if this portal serves it yet, else None (the report then says "not available")."""
     from django.urls import Resolver404, resolve
 
+    try:
+        resolve(path.partition("?")[0])
+        return path
+    except Resolver404:
+        return None
+
+
+def pages():
+    """(label, path or None) of the measured pages."""
     from egiportal.models import related_count
     from endpoints.models import Downtime, Service
     from sites.models import Site
-
-    def available(path):
-        try:
-            resolve(path)
-            return path
-        except Resolver404:
-            return None
 
     # The site with most services and downtimes: the detail page's worst case. Counted by subqueries:
     # joining both relations at once multiplies them (minutes on 300,000 downtimes).
@@ -122,6 +131,68 @@ def pages():
         ("service list", available("/services/")),
         ("site detail", site.get_absolute_url() if site else None),
     ]
+
+
+def rest_pages():
+    """(label, path or None) of the measured REST lists: the first 100 services (with their properties,
+    scopes and endpoints) in full and brief form; sites likewise, for comparison."""
+    return [
+        ("services", available("/api/v1/services/?limit=100")),
+        ("services brief", available("/api/v1/services/?limit=100&brief=1")),
+        ("sites", available("/api/v1/sites/?limit=100")),
+        ("sites brief", available("/api/v1/sites/?limit=100&brief=1")),
+    ]
+
+
+def bulk_properties_payload(parents):
+    """BULK_PROPERTIES new properties, BULK_PER_PARENT on each of `parents`, in the shape the
+    service-properties endpoint takes as one POST (all saved or none)."""
+    return [
+        {"parent": parent.pk, "key": f"{BENCH_KEY_PREFIX}{n}", "value": f"bench value {n}"}
+        for parent in parents
+        for n in range(BULK_PER_PARENT)
+    ][:BULK_PROPERTIES]
+
+
+def bulk_create(client):
+    """(status, seconds, queries) of one POST of BULK_PROPERTIES service properties with a portal
+    administrator's write-enabled token, or None without the endpoint. The properties are removed
+    afterwards, so every run starts from the seeded federation."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from egiportal import services
+    from egiportal.models import APIToken
+    from endpoints.models import Service, ServiceProperty
+
+    path = available(PROPERTIES_PATH)
+    if path is None:
+        return None
+    ServiceProperty.objects.filter(key__startswith=BENCH_KEY_PREFIX).delete()  # left by an interrupted run
+    count = math.ceil(BULK_PROPERTIES / BULK_PER_PARENT)
+    # Services without properties: the per-entity limit (MAX_PROPERTIES_PER_ENTITY) leaves them room.
+    parents = list(Service.objects.filter(properties__isnull=True).order_by("pk")[:count])
+    if len(parents) < count:
+        sys.exit(f"The bulk create needs {count} services without properties; the federation has {len(parents)}.")
+    admin, _ = get_user_model().objects.get_or_create(username="bench-admin", defaults={"is_superuser": True})
+    APIToken.objects.filter(user=admin).delete()
+    _, secret = services.create_api_token(admin, "bench bulk create", write_enabled=True)
+    body = json.dumps(bulk_properties_payload(parents))
+    try:
+        with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
+            response = client.post(
+                path, body, content_type="application/json", headers={"Authorization": f"Token {secret}"}
+            )
+            seconds = time.perf_counter() - started
+        created = ServiceProperty.objects.filter(key__startswith=BENCH_KEY_PREFIX).count()
+    finally:
+        ServiceProperty.objects.filter(key__startswith=BENCH_KEY_PREFIX).delete()
+        APIToken.objects.filter(user=admin).delete()
+    if response.status_code != 201 or created != BULK_PROPERTIES:
+        print(f"Bulk create answered {response.status_code} with {created} properties: {response.content[:300]!r}")
+    return response.status_code, seconds, len(captured.captured_queries)
 
 
 def pi_pages():
@@ -228,6 +299,32 @@ def report(results, requests):
     print(f"Target: each page under {TARGET_MS} ms median with under {TARGET_QUERIES} queries.")
 
 
+def report_rest(results, bulk, requests):
+    print(f"\n{'REST API, first 100':<22}{'path':<40}{'status':>7}{'median ms':>11}{'p95 ms':>9}{'queries':>9}  target")
+    for label, path, result in results:
+        if result is None:
+            print(f"{label:<22}{'-':<40}{'not available':>36}")
+            continue
+        status, median, p95, queries = result
+        ok = status == 200 and median < REST_TARGET_MS and queries < REST_TARGET_QUERIES
+        print(f"{label:<22}{path:<40}{status:>7}{median:>11.1f}{p95:>9.1f}{queries:>9}  {'met' if ok else 'MISSED'}")
+    print(
+        f"{requests} timed requests per list after {WARMUP} warm-up requests, anonymous. "
+        f"Target: under {REST_TARGET_MS} ms median with under {REST_TARGET_QUERIES} queries."
+    )
+    label = f"bulk create of {BULK_PROPERTIES:,} service properties"
+    if bulk is None:
+        print(f"\n{label}: not available ({PROPERTIES_PATH} is not served yet)")
+        return
+    status, seconds, queries = bulk
+    ok = status == 201 and seconds < BULK_TARGET_S
+    print(
+        f"\n{label} ({BULK_PER_PARENT} on each of {math.ceil(BULK_PROPERTIES / BULK_PER_PARENT)} services), one POST "
+        f"to {PROPERTIES_PATH}: status {status}, {seconds:.2f} s, {queries} queries  {'met' if ok else 'MISSED'}"
+    )
+    print(f"Timed once, with a write-enabled token; removed afterwards. Target: under {BULK_TARGET_S} s.")
+
+
 def report_pi(results, full, requests):
     print(f"\n{'PI method, first page of 100':<30}{'status':>7}{'median ms':>11}{'p95 ms':>9}{'queries':>9}  target")
     for label, (status, median, p95, queries) in results:
@@ -267,6 +364,8 @@ def main():
     client = Client(raise_request_exception=False)
     results = [(label, path, measure(client, path, args.requests) if path else None) for label, path in pages()]
     report(results, args.requests)
+    rest = [(label, path, measure(client, path, args.requests) if path else None) for label, path in rest_pages()]
+    report_rest(rest, bulk_create(client), args.requests)
     pi = [(label, measure(client, path, args.requests, headers)) for label, path, headers in pi_pages()]
     full = {method: run_full(method) for method in ("get_service_endpoint", "get_downtime")}
     report_pi(pi, full, args.requests)

@@ -4,6 +4,7 @@ import django_filters
 from django import forms
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Count, Q
 from django.forms.utils import flatatt
@@ -26,15 +27,17 @@ def filter_without_duplicates(qs, condition):
 
 
 class PropertyField(forms.CharField):
-    """Accepts `key=value` (exact) or a bare `key` (the property exists)."""
+    """Accepts `key=value` or `key:value` (exact) or a bare `key` (the property exists). Keys contain
+    neither `=` nor `:`, so the first of them separates the key; the value may contain both."""
 
     def clean(self, value):
         values = value or []
         result = []
         for item in values:
-            key, sep, val = item.partition("=")
+            cut = min((i for i in (item.find("="), item.find(":")) if i >= 0), default=len(item))
+            key, sep, val = item[:cut], item[cut : cut + 1], item[cut + 1 :]
             if not key.strip():
-                raise ValidationError(f"Property filter {item[:60]!r} needs a key, as key=value or key.")
+                raise ValidationError(f"Property filter {item[:60]!r} needs a key, as key=value, key:value or key.")
             result.append((key.strip(), val.strip() if sep else None))
         return result
 
@@ -78,6 +81,12 @@ class NameListWidget(MultiValueTextWidget):
 
     def format_value(self, value):
         return ", ".join(value) if isinstance(value, list) else value
+
+
+class HiddenNameListWidget(NameListWidget):
+    """NameListWidget for API-only filters: hidden in the browser's filter sidebar."""
+
+    input_type = "hidden"
 
 
 def by_name(path, queryset, to_field_name, label=None, *, typed=False, distinct=False, method=None):
@@ -193,6 +202,7 @@ RANGE_FILTERS = {
     models.DecimalField: django_filters.NumberFilter,
     models.IntegerField: django_filters.NumberFilter,
 }
+INT64_MAX = 2**63 - 1
 SKIPPED_FIELDS = {"kind"}  # OwnedEntity's type column: the endpoint already says it
 
 
@@ -210,7 +220,7 @@ def lookup_filters(model, taken):
         if not field.concrete or (field.one_to_one and field.remote_field.parent_link) or field.name in SKIPPED_FIELDS:
             continue
         if field.many_to_many or field.many_to_one:
-            base = forms.IntegerField(min_value=0)
+            base = forms.IntegerField(min_value=0, max_value=INT64_MAX)
             made[f"{field.name}_id"] = ListFilter(field_name=field.name, base=base, label=f"{field.name} id")
             continue
         if isinstance(field, models.BooleanField):
@@ -226,6 +236,8 @@ def lookup_filters(model, taken):
                 continue
         base = field.formfield() or (forms.IntegerField() if isinstance(field, models.AutoField) else forms.CharField())
         base.required = False
+        if isinstance(base, forms.IntegerField):  # past 64 bits the database cannot compare (a 500 on SQLite)
+            base.validators += [MinValueValidator(-INT64_MAX - 1), MaxValueValidator(INT64_MAX)]
         made[field.name] = ListFilter(field_name=field.name, base=base)
         made[f"{field.name}__in"] = ListFilter(field_name=field.name, base=base, split=True)
     return {name: f for name, f in made.items() if name not in taken}
@@ -281,9 +293,22 @@ class ScopedFilterSet(BaseFilterSet):
         choices=ScopeMatch.choices, method="noop", label="Scope match", empty_label=None
     )
     property = PropertyFilter(label="Property", widget=MultiValueTextWidget(attrs={"placeholder": "key=value"}))
+    # The API's "any of these scopes" (repeatable or comma-separated); hidden in the browser's sidebar.
+    scope__any = django_filters.ModelMultipleChoiceFilter(
+        queryset=Scope.objects.all(),
+        to_field_name="name",
+        method="filter_scope_any",
+        label="Any scope",
+        widget=HiddenNameListWidget,
+    )
 
     def noop(self, qs, name, value):
         return qs
+
+    def filter_scope_any(self, qs, name, value):
+        if not value:
+            return qs
+        return qs.filter(pk__in=qs.model.objects.filter(scopes__in=[s.pk for s in value]).values("pk"))
 
     def filter_scope(self, qs, name, value):
         if not value:

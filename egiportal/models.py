@@ -143,6 +143,16 @@ class BaseModel(models.Model):
         return data
 
 
+class AuditLogQuerySet(PortalQuerySet):
+    def visible_to(self, user, action="view"):
+        """Everyone sees topology changes; only portal administrators see API credential changes, whose
+        rows name the DNs and subjects that the site page shows only to the site's editors."""
+        qs = super().visible_to(user, action)
+        if user is not None and user.is_superuser:
+            return qs
+        return qs.exclude(content_type__app_label="sites", content_type__model="apicredential")
+
+
 class AuditLog(models.Model):
     """One change to topology, roles, scopes, properties or downtimes: who, when, what, before/after."""
 
@@ -159,7 +169,7 @@ class AuditLog(models.Model):
     after = models.JSONField(null=True, blank=True)
     message = models.CharField(max_length=500, blank=True)
 
-    objects = PortalQuerySet.as_manager()
+    objects = AuditLogQuerySet.as_manager()
 
     class Meta:
         ordering = ["-time", "-id"]

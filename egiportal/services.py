@@ -1,13 +1,16 @@
 """Shared pieces of the business operations: permission checks and audited saves."""
 
+import re
+
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import RegexValidator
 from django.db import transaction
 from django.utils import timezone
 
-from . import audit
+from . import audit, validators
 from .choices import AuditAction
-from .models import APIToken
+from .models import APIToken, User
 
 
 def require(actor, action, obj, reason):
@@ -166,4 +169,51 @@ def revoke_api_token(actor, token):
     locked.revoked = timezone.now()
     locked.save(update_fields=["revoked"])
     audit.record(actor, AuditAction.UPDATE, locked, before, api_token_state(locked), "API token revoked")
+    return locked
+
+
+# --- the user's own profile ------------------------------------------------------------------------
+
+# Letters of any script (Check-in names are not ASCII, unlike GOCDB's rule), words joined by spaces,
+# apostrophes, hyphens or dots; nothing that could break a line or hide characters.
+person_name = RegexValidator(
+    re.compile(r"^([^\W\d_]+([ '\-.]+[^\W\d_]+)*\.?)?\Z"),
+    "Use letters, with spaces, apostrophes, hyphens or dots between words.",
+)
+PROFILE_VALIDATORS = {
+    "first_name": [person_name],
+    "last_name": [person_name],
+    "telephone": [validators.telephone_optional],
+}
+
+
+@transaction.atomic
+def update_profile(actor, user, changes):
+    """Change `user`'s own first name, last name or telephone (only the user themselves may).
+
+    Audited by field name only: the change list is public and a profile is personal data.
+    """
+    if actor is None or not actor.is_authenticated or actor.pk != user.pk:
+        raise PermissionDenied("You may change only your own profile.")
+    unknown = sorted(set(changes) - set(PROFILE_VALIDATORS))
+    if unknown:
+        raise ValidationError({name: "This cannot be changed here." for name in unknown})
+    locked = User.objects.select_for_update().get(pk=user.pk)
+    changed = [name for name, value in changes.items() if getattr(locked, name) != value]
+    for name, value in changes.items():
+        setattr(locked, name, value)
+    errors = {}
+    for name in changes:
+        for validator in PROFILE_VALIDATORS[name]:
+            try:
+                validator(getattr(locked, name))
+            except ValidationError as exc:
+                errors.setdefault(name, []).extend(exc.messages)
+    if errors:
+        raise ValidationError(errors)
+    others = [f.name for f in User._meta.fields if f.name not in changes]
+    locked.full_clean(exclude=others, validate_unique=False)
+    if changed:
+        locked.save(update_fields=changed)
+        audit.record(actor, AuditAction.UPDATE, locked, None, None, f"Profile edited: {', '.join(changed)}")
     return locked

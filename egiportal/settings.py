@@ -187,7 +187,7 @@ REST_FRAMEWORK = {
         "egiportal.api.renderers.CSVRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "egiportal.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "egiportal.api.viewsets.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
@@ -198,6 +198,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
+    # No validator badge: Swagger UI would send the schema's URL to an outside validation service.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None, "filter": True},
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }

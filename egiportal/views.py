@@ -264,14 +264,6 @@ class AuditLogListView(ObjectListView):
     filterset_class = AuditLogFilterSet
     table_class = AuditLogTable
 
-    def get_queryset(self, request):
-        """Everyone sees topology changes; only portal administrators see API credential changes,
-        whose rows name the DNs and subjects that the site page shows only to the site's editors."""
-        qs = super().get_queryset(request)
-        if request.user.is_superuser:
-            return qs
-        return qs.exclude(content_type__app_label="sites", content_type__model="apicredential")
-
 
 class PropertiesView(ObjectFormView):
     """Bulk add or update the custom properties of any parent (site, service, endpoint, group)."""

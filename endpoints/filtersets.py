@@ -23,7 +23,16 @@ from sites.choices import CertificationStatus
 from sites.models import NGI, Country, Site, SiteProperty
 
 from .choices import Classification, Severity
-from .models import Downtime, EndpointLocation, Service, ServiceGroup, ServiceType
+from .models import (
+    Downtime,
+    EndpointLocation,
+    EndpointProperty,
+    Service,
+    ServiceGroup,
+    ServiceGroupProperty,
+    ServiceProperty,
+    ServiceType,
+)
 
 
 class ServiceFilterSet(ScopedFilterSet):
@@ -122,6 +131,8 @@ class DowntimeFilterSet(ScopedFilterSet):
     site_property = SitePropertyFilter(
         label="Site property", widget=MultiValueTextWidget(attrs={"placeholder": "key=value"})
     )
+    # The API's yes/no form of state=ongoing; hidden in the browser, whose sidebar offers `state`.
+    ongoing = StrictBooleanFilter(method="filter_ongoing", label="Ongoing", widget=forms.HiddenInput)
 
     class Meta:
         model = Downtime
@@ -136,6 +147,13 @@ class DowntimeFilterSet(ScopedFilterSet):
         if value == DowntimeState.PAST:
             return qs.filter(end__lte=now)
         return qs
+
+    def filter_ongoing(self, qs, name, value):
+        if value is None:
+            return qs
+        now = timezone.now()
+        ongoing = Q(start__lte=now, end__gt=now)
+        return qs.filter(ongoing if value else ~ongoing)
 
     def filter_service_type(self, qs, name, value):
         return filter_without_duplicates(qs, Q(services__service_type__in=value)) if value else qs
@@ -153,6 +171,13 @@ class DowntimeFilterSet(ScopedFilterSet):
             services = services.values("pk").annotate(n=Count("scopes", distinct=True)).filter(n=len(ids))
         return filter_without_duplicates(qs, Q(services__in=services.values("pk")))
 
+    def filter_scope_any(self, qs, name, value):
+        """`scope__any`: one of the downtime's services carries one of the scopes."""
+        if not value:
+            return qs
+        services = Service.objects.filter(scopes__in=[s.pk for s in value])
+        return filter_without_duplicates(qs, Q(services__in=services.values("pk")))
+
 
 class ServiceGroupFilterSet(ScopedFilterSet):
     """Service groups by name/description, monitoring flag, scopes, properties and member services."""
@@ -167,3 +192,27 @@ class ServiceGroupFilterSet(ScopedFilterSet):
 
     def filter_site(self, qs, name, value):
         return filter_without_duplicates(qs, Q(services__site__in=value)) if value else qs
+
+
+class PropertyFilterSet(BaseFilterSet):
+    """Custom properties (API): by key, value and parent (`parent_id`), with `q` over keys and values."""
+
+    search_fields = ("key", "value")
+
+
+class ServicePropertyFilterSet(PropertyFilterSet):
+    class Meta:
+        model = ServiceProperty
+        fields = []
+
+
+class EndpointPropertyFilterSet(PropertyFilterSet):
+    class Meta:
+        model = EndpointProperty
+        fields = []
+
+
+class ServiceGroupPropertyFilterSet(PropertyFilterSet):
+    class Meta:
+        model = ServiceGroupProperty
+        fields = []

@@ -1,9 +1,10 @@
 import django_filters
+from django import forms
 
-from egiportal.filtersets import BaseFilterSet, ScopedFilterSet, by_name
+from egiportal.filtersets import BaseFilterSet, ListFilter, ScopedFilterSet, by_name
 
-from .choices import CertificationStatus, Infrastructure
-from .models import NGI, Country, Project, Scope, Site
+from .choices import CertificationStatus, EntityKind, Infrastructure
+from .models import NGI, CertificationStatusLog, Country, Project, Role, Scope, Site, SiteProperty
 
 
 class ProjectFilterSet(BaseFilterSet):
@@ -17,6 +18,7 @@ class ProjectFilterSet(BaseFilterSet):
 class NGIFilterSet(ScopedFilterSet):
     search_fields = ("name", "description")
     project = by_name("projects", Project.objects.all(), "name", "Project", distinct=True)
+    property = None  # NGIs have no custom properties: ScopedFilterSet's filter would be a 500
 
     class Meta:
         model = NGI
@@ -42,3 +44,44 @@ class ScopeFilterSet(BaseFilterSet):
     class Meta:
         model = Scope
         fields = ["reserved"]
+
+
+class SitePropertyFilterSet(BaseFilterSet):
+    """Custom properties of sites (API): by site name (`parent`) or id (`parent_id`), key and value."""
+
+    search_fields = ("key", "value")
+    parent = by_name("parent", Site.objects.all(), "short_name", "Site", typed=True)
+
+    class Meta:
+        model = SiteProperty
+        fields = []
+
+
+class CertificationStatusLogFilterSet(BaseFilterSet):
+    """Certification status changes (API): by site name (`site`) or id (`site_id`), statuses and date."""
+
+    search_fields = ("reason", "added_by")
+    site = by_name("site", Site.objects.all(), "short_name", "Site", typed=True)
+    ngi = by_name("site__ngi", NGI.objects.all(), "name", "NGI", typed=True)
+    old_status = django_filters.MultipleChoiceFilter(choices=CertificationStatus.choices)
+    new_status = django_filters.MultipleChoiceFilter(choices=CertificationStatus.choices)
+
+    class Meta:
+        model = CertificationStatusLog
+        fields = []
+
+
+class RoleFilterSet(BaseFilterSet):
+    """Role assignments and requests (API), among those the caller may see: by status, role type, the
+    user's username (an unknown one matches nothing rather than telling whether it exists) and entity."""
+
+    search_fields = ("user__username",)
+    user = django_filters.CharFilter(field_name="user__username", max_length=150, label="Username")
+    entity_id = ListFilter(field_name="owned_entity", base=forms.IntegerField(min_value=0), label="Entity id")
+    entity_type = django_filters.MultipleChoiceFilter(
+        field_name="owned_entity__kind", choices=EntityKind.choices, label="Entity type"
+    )
+
+    class Meta:
+        model = Role
+        fields = []

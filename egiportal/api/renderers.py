@@ -25,6 +25,8 @@ class XMLRenderer(BaseRenderer):
     charset = "utf-8"
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
+        if data is None:  # no body (204), as the JSON renderer
+            return b""
         root = etree.Element("response")
         self.build(root, data)
         return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
@@ -63,6 +65,8 @@ class CSVRenderer(BaseRenderer):
     charset = "utf-8"
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
+        if data is None:  # no body (204): iterating None was a 500 on DELETE ...?format=csv
+            return b""
         rows = data.get("results") if isinstance(data, dict) and "results" in data else data
         if isinstance(rows, dict):
             rows = [rows]

@@ -4,9 +4,11 @@ related objects shown brief and accepted on write as an id or as their natural k
 from django.core.exceptions import MultipleObjectsReturned, ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import NoReverseMatch, reverse
+from django.utils.module_loading import import_string
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.validators import UniqueValidator
 
 
 def api_url(obj, request=None):
@@ -46,26 +48,56 @@ class BaseModelSerializer(serializers.ModelSerializer):
     def get_display(self, obj) -> str:
         return str(obj)
 
-    def build_unique_together_validators(self):
-        return []  # the services check uniqueness with GOCDB's messages (and DRF's check races anyway)
+    def get_fields(self):
+        """The fields, without DRF's unique checks: the services (full_clean) check uniqueness with
+        GOCDB's messages, and DRF's costs a query per object and races anyway."""
+        fields = super().get_fields()
+        for field in fields.values():
+            field.validators = [v for v in field.validators if not isinstance(v, UniqueValidator)]
+        return fields
+
+    def get_unique_together_validators(self):
+        return []
 
 
 class RelatedField(serializers.RelatedField):
     """A related object: shown with its serializer's brief form; written as its id, as its natural
-    key (`natural_key` field, e.g. a site's name), or as an object of unique attributes."""
+    key (`natural_key` field, e.g. a site's name), or as an object of plain field values.
+
+    `serializer` is a class or its dotted path (for serializers that show each other). With
+    `read_only=True` (and no queryset) the field is shown only. Lookups are cached per request, so a
+    bulk write naming the same parent a thousand times looks it up once."""
 
     def __init__(self, serializer, natural_key=None, **kwargs):
-        self.serializer = serializer
+        self._serializer = serializer
         self.natural_key = natural_key
         super().__init__(**kwargs)
+
+    @property
+    def serializer(self):
+        if isinstance(self._serializer, str):
+            self._serializer = import_string(self._serializer)
+        return self._serializer
 
     def use_pk_only_optimization(self):
         return False
 
     def to_representation(self, value):
-        return self.serializer(value, nested=True, context=self.context).data
+        # One brief serializer for all rows: building one per value dominated a 1,000-row reply.
+        if not hasattr(self, "_brief"):
+            self._brief = self.serializer(nested=True, context=self.context)
+        return self._brief.to_representation(value)
 
     def to_internal_value(self, data):
+        if not isinstance(data, (int, str)) or isinstance(data, bool):
+            return self.look_up(data)
+        cache = self.context.setdefault("related_lookups", {})
+        key = (self.serializer, type(data), data)
+        if key not in cache:
+            cache[key] = self.look_up(data)
+        return cache[key]
+
+    def look_up(self, data):
         queryset = self.get_queryset()
         label = queryset.model._meta.verbose_name
         for lookup in self.lookups(data, queryset.model):
@@ -77,19 +109,20 @@ class RelatedField(serializers.RelatedField):
                 raise serializers.ValidationError(
                     f"More than one {label} matches {str(data)[:100]}; give its id."
                 ) from None
-            except (ValueError, TypeError, DjangoValidationError):
+            except (ValueError, TypeError, OverflowError, DjangoValidationError):  # Overflow: ids past 64 bits
                 continue
         raise serializers.ValidationError(f"No {label} matches {str(data)[:100]}: give its id or name.")
 
     def lookups(self, data, model):
         """Candidate lookups for `data`: a name is tried before an id, so a site called "42" is found."""
-        if isinstance(data, bool):
+        if isinstance(data, bool) or "\x00" in str(data):  # PostgreSQL refuses NUL in text: no such object
             return []
         if isinstance(data, int):
             return [{"pk": data}]
         if isinstance(data, str):
             by_name = [{self.natural_key: data}] if self.natural_key else []
-            return by_name + ([{"pk": int(data)}] if data.isdigit() and len(data) < 19 else [])
+            # isascii: "³" is a digit to str.isdigit() but not to int()
+            return by_name + ([{"pk": int(data)}] if data.isascii() and data.isdigit() and len(data) < 19 else [])
         if isinstance(data, dict) and data:
             # Only plain field names: a lookup such as user__password__startswith must not be a probe.
             names = {f.name for f in model._meta.concrete_fields} | {f.attname for f in model._meta.concrete_fields}

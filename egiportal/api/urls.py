@@ -6,11 +6,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from endpoints.api.urls import ROUTES as ENDPOINT_ROUTES
 from sites.api.urls import ROUTES as SITE_ROUTES
 
+from .resources import ROUTES as CORE_ROUTES
 from .routers import Router
 
 router = Router()
 router.include_root_view = True
-for prefix, viewset in [*SITE_ROUTES, *ENDPOINT_ROUTES]:
+for prefix, viewset in [*SITE_ROUTES, *ENDPOINT_ROUTES, *CORE_ROUTES]:
     router.register(prefix, viewset, basename=viewset.queryset.model._meta.model_name)
 
 app_name = "api"

@@ -7,6 +7,8 @@ then the app's services do the rest (permission, `full_clean`, audit) in one tra
 bulk writes take lists on the list URL. Detail responses carry an ETag; `If-Match` is honoured.
 """
 
+from datetime import UTC, datetime
+
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
@@ -14,6 +16,7 @@ from django.db.models import Prefetch, ProtectedError, RestrictedError
 from django.http import Http404
 from django.utils.http import quote_etag
 from django_filters.rest_framework import DjangoFilterBackend
+from django_filters.utils import translate_validation
 from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -22,6 +25,7 @@ from .serializers import RelatedField
 
 RESERVED_PARAMS = {"limit", "offset", "cursor", "brief", "fields", "omit", "format"}
 MAX_BULK = 1000
+MAX_ID = 2**63 - 1  # larger ids cannot exist (64-bit keys); SQLite cannot even compare with them
 
 
 class Conflict(exceptions.APIException):
@@ -59,7 +63,27 @@ class StrictFilterBackend(DjangoFilterBackend):
         unknown = sorted(set(request.query_params) - known - RESERVED_PARAMS)
         if unknown:
             raise exceptions.ValidationError({name: "Unknown filter." for name in unknown})
-        return super().filter_queryset(request, queryset, view)
+        # PostgreSQL refuses NUL in text: refuse it here for every filter rather than as a 500 in one.
+        nul = sorted(name for name, values in request.query_params.lists() if any("\x00" in v for v in values))
+        if nul:
+            raise exceptions.ValidationError({name: "Null characters are not allowed." for name in nul})
+        filterset = self.get_filterset(request, queryset, view)
+        if filterset is None:
+            return queryset
+        if not filterset.is_valid():
+            raise translate_validation(filterset.errors)
+        in_utc(filterset.form.cleaned_data)
+        return filterset.qs
+
+
+def in_utc(cleaned_data):
+    """Date-times of filters in UTC: ISO 8601 allows offsets up to ±23:59, PostgreSQL only ±15:59."""
+    for name, value in cleaned_data.items():
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            try:
+                cleaned_data[name] = value.astimezone(UTC)
+            except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is in year 0 in UTC
+                raise exceptions.ValidationError({name: "This date-time is out of range."}) from None
 
 
 def rendered_fields(serializer):
@@ -82,7 +106,7 @@ def optimise(queryset, serializer, prefix=""):
         elif isinstance(field, serializers.ManyRelatedField) and isinstance(field.child_relation, RelatedField):
             child = field.child_relation
             nested = child.serializer(nested=True, context=serializer.context)
-            related = optimise(child.get_queryset().model.objects.all(), nested)
+            related = optimise(child.serializer.Meta.model.objects.all(), nested)
             queryset = queryset.prefetch_related(Prefetch(source, queryset=related))
         elif getattr(field, "prefetch", None):
             queryset = queryset.prefetch_related(prefix + field.prefetch)
@@ -95,6 +119,7 @@ class PortalViewSet(viewsets.ModelViewSet):
     the app's services."""
 
     filter_backends = [StrictFilterBackend]
+    lookup_value_regex = "[0-9]{1,18}"  # any other id is not found, without asking the database
 
     # ---------------------------------------------------------------- reads
 
@@ -199,7 +224,8 @@ class PortalViewSet(viewsets.ModelViewSet):
             ids.append(item["id"])
         if len(set(ids)) != len(ids):
             raise exceptions.ValidationError({"detail": "An id is given more than once."})
-        found = self.get_queryset().filter(pk__in=ids).values_list("pk", flat=True)
+        possible = [pk for pk in ids if 0 < pk <= MAX_ID]
+        found = self.get_queryset().filter(pk__in=possible).values_list("pk", flat=True)
         missing = sorted(set(ids) - set(found))
         if missing:
             raise Http404(f"No {self.queryset.model._meta.verbose_name} with id {', '.join(map(str, missing[:20]))}.")

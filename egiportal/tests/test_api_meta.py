@@ -9,7 +9,7 @@ from django.db import models
 from egiportal.api.testcases import APIModelTests
 from egiportal.api.urls import router
 
-TEST_MODULES = ["sites.tests.test_api", "endpoints.tests.test_api"]
+TEST_MODULES = ["sites.tests.test_api", "sites.tests.test_api_roles", "endpoints.tests.test_api"]
 # Resources whose behaviour is not the generic CRUD one, each tested by its own module.
 EXEMPT = {
     "role": "a workflow (request, approve, reject, revoke): sites/tests/test_api_roles.py",

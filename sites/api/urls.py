@@ -1,8 +1,19 @@
-from .views import NGIViewSet, ProjectViewSet, ScopeViewSet, SiteViewSet
+from .views import (
+    CertificationChangeViewSet,
+    NGIViewSet,
+    ProjectViewSet,
+    RoleViewSet,
+    ScopeViewSet,
+    SitePropertyViewSet,
+    SiteViewSet,
+)
 
 ROUTES = [
     ("projects", ProjectViewSet),
     ("ngis", NGIViewSet),
     ("sites", SiteViewSet),
     ("scopes", ScopeViewSet),
+    ("site-properties", SitePropertyViewSet),
+    ("certification-changes", CertificationChangeViewSet),
+    ("roles", RoleViewSet),
 ]

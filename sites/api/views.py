@@ -1,10 +1,27 @@
-"""API viewsets of projects, NGIs, sites and scopes: reads filter through the browser's FilterSets;
-site writes go through the site services, reference data is written by portal administrators."""
+"""API viewsets of projects, NGIs, sites and scopes, site properties, certification changes and roles:
+reads filter through the browser's FilterSets; writes go through the services (site, certification and
+role services; egiportal's property services), reference data is written by portal administrators."""
 
+from django.db.models import Q
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from egiportal.api.permissions import TokenWritePermission
+
+# The generic property resource lives with the other property resources (services, endpoints, groups);
+# endpoints.api imports sites.api.serializers, so the site property serializer is made here.
+from egiportal.api.serializers import RelatedField
 from egiportal.api.viewsets import AdminWritesViewSet, PortalViewSet
+from egiportal.models import PortalQuerySet
+from endpoints.api.serializers import PropertySerializer
+from endpoints.api.views import PropertyViewSet
 
 from .. import filtersets, services
-from ..models import NGI, Project, Scope, Site
+from ..choices import Action, RoleStatus
+from ..models import NGI, CertificationStatusLog, Project, Role, Scope, Site, SiteProperty
 from . import serializers
 
 
@@ -39,3 +56,102 @@ class SiteViewSet(PortalViewSet):
 
     def delete_object(self, actor, site):
         services.delete_site(actor, site)
+
+
+class SitePropertySerializer(PropertySerializer):
+    """A custom property of a site, whose site is given by id or by name."""
+
+    parent = RelatedField(serializers.SiteSerializer, "short_name", queryset=Site.objects.all())
+
+    class Meta(PropertySerializer.Meta):
+        model = SiteProperty
+
+
+class SitePropertyViewSet(PropertyViewSet):
+    """Custom properties of sites: written through set_properties/delete_properties on the site, so the
+    browser's rules hold (EDIT_OBJECT on the site, key/value formats, the per-site limit, audit)."""
+
+    queryset = SiteProperty.objects.all()
+    serializer_class = SitePropertySerializer
+    filterset_class = filtersets.SitePropertyFilterSet
+
+
+class CertificationChangeViewSet(PortalViewSet):
+    """The certification history of sites (public, as on the site page). POST changes a site's status
+    through sites.services.change_certification, which checks SITE_EDIT_CERT_STATUS and the allowed
+    transitions; the history itself is append-only."""
+
+    # CertificationStatusLog has a plain manager; as a PortalQuerySet it gets PortalViewSet's reads
+    # (visible_to(user, "view") is every row: the history is public).
+    queryset = PortalQuerySet(model=CertificationStatusLog)
+    serializer_class = serializers.CertificationChangeSerializer
+    filterset_class = filtersets.CertificationStatusLogFilterSet
+    http_method_names = ["get", "post", "head", "options"]
+
+    def write(self, serializer, instance=None):
+        data = serializer.validated_data
+        return services.change_certification(self.request.user, data["site"], data["new_status"], data["reason"])
+
+
+def visible_roles(user, queryset):
+    """The roles of `queryset` that `user` may see, as the browser shows them: their own (any status);
+    granted roles over an entity where they may read personal data (the contacts of its page); and any
+    role, pending requests included, over an entity where they may grant roles (the approvers).
+    Portal administrators see all."""
+    if not user.is_authenticated or not user.is_active:
+        return queryset.none()
+    if user.is_superuser:
+        return queryset
+    condition = Q(user=user)
+    shown = ((Action.READ_PERSONAL_DATA, Q(status=RoleStatus.GRANTED)), (Action.GRANT_ROLE, Q()))
+    for kind, model in services.entity_models().items():
+        for act, statuses in shown:
+            if model.role_condition(user, act) is None:
+                continue  # no role can give this right on this kind of entity: skip the subquery
+            entities = model.objects.visible_to(user, act).values("pk")
+            condition |= Q(owned_entity__kind=kind, owned_entity_id__in=entities) & statuses
+    return queryset.filter(condition)
+
+
+class RoleViewSet(PortalViewSet):
+    """Role assignments and requests. Only those the caller may see are listed (`visible_roles`); the
+    others are 404. POST requests a role for the caller; `approve/`, `reject/` and `revoke/` (or DELETE)
+    call the role services, which check GRANT/REJECT/REVOKE_ROLE (403 when not allowed) and audit."""
+
+    queryset = Role.objects.all()
+    serializer_class = serializers.RoleSerializer
+    filterset_class = filtersets.RoleFilterSet
+    permission_classes = [IsAuthenticated, TokenWritePermission]
+    http_method_names = ["get", "post", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return visible_roles(self.request.user, super().get_queryset())
+
+    def write(self, serializer, instance=None):
+        data = serializer.validated_data
+        return services.request_role(self.request.user, data["owned_entity"], data["role_type"])
+
+    def delete_object(self, actor, role):
+        services.revoke_role(actor, role)
+
+    @extend_schema(request=None, responses={200: serializers.RoleSerializer})
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        """Grant a pending request (GRANT_ROLE on its entity)."""
+        role = services.grant_role(request.user, self.get_object())
+        [role] = self.reread([role])
+        return Response(self.get_serializer(role).data)
+
+    @extend_schema(request=None, responses={204: None})
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        """Refuse a pending request (REJECT_ROLE on its entity); the request is deleted."""
+        services.reject_role(request.user, self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=None, responses={204: None})
+    @action(detail=True, methods=["post"])
+    def revoke(self, request, pk=None):
+        """Remove a role (REVOKE_ROLE on its entity, or your own role or request); same as DELETE."""
+        services.revoke_role(request.user, self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
