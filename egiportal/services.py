@@ -104,8 +104,12 @@ def set_properties(actor, parent, pairs, overwrite=True):
         )
     if errors:
         raise ValidationError(errors)
-    for prop in changed:
-        prop.save()
+    # One INSERT for the new keys and one UPDATE for the changed ones, whatever their number.
+    updated = [prop for prop in changed if prop.pk is not None]
+    for prop in updated:
+        prop.last_updated = timezone.now()
+    model.objects.bulk_create([prop for prop in changed if prop.pk is None])
+    model.objects.bulk_update(updated, ["value", "last_updated"])
     if changed:
         audit.record(actor, AuditAction.UPDATE, parent, before, parent.snapshot(), "Properties set")
     return changed

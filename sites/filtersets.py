@@ -1,7 +1,7 @@
 import django_filters
 from django import forms
 
-from egiportal.filtersets import BaseFilterSet, ListFilter, ScopedFilterSet, by_name
+from egiportal.filtersets import INT64_MAX, BaseFilterSet, ListFilter, ScopedFilterSet, by_name
 
 from .choices import CertificationStatus, EntityKind, Infrastructure
 from .models import NGI, CertificationStatusLog, Country, Project, Role, Scope, Site, SiteProperty
@@ -32,6 +32,7 @@ class SiteFilterSet(ScopedFilterSet):
     certification_status = django_filters.MultipleChoiceFilter(choices=CertificationStatus.choices)
     infrastructure = django_filters.MultipleChoiceFilter(choices=Infrastructure.choices, label="Production status")
     project = by_name("ngi__projects", Project.objects.all(), "name", "Project", distinct=True)
+    name = ListFilter(field_name="short_name", base=forms.CharField(max_length=255), label="Name")  # the API's name
 
     class Meta:
         model = Site
@@ -77,7 +78,9 @@ class RoleFilterSet(BaseFilterSet):
 
     search_fields = ("user__username",)
     user = django_filters.CharFilter(field_name="user__username", max_length=150, label="Username")
-    entity_id = ListFilter(field_name="owned_entity", base=forms.IntegerField(min_value=0), label="Entity id")
+    entity_id = ListFilter(
+        field_name="owned_entity", base=forms.IntegerField(min_value=0, max_value=INT64_MAX), label="Entity id"
+    )
     entity_type = django_filters.MultipleChoiceFilter(
         field_name="owned_entity__kind", choices=EntityKind.choices, label="Entity type"
     )

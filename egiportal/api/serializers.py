@@ -10,14 +10,28 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
+URL_TEMPLATES = {}
+
 
 def api_url(obj, request=None):
-    """The API detail URL of `obj` (`api:<model>-detail`), absolute when a request is known."""
-    try:
-        path = reverse(f"api:{obj._meta.model_name}-detail", args=[obj.pk])
-    except NoReverseMatch:
+    """The API detail URL of `obj` (`api:<model>-detail`), absolute when a request is known.
+
+    A list renders hundreds of these: the path pattern is reversed once per model and the host once
+    per request, instead of a URL resolution per object."""
+    name = obj._meta.model_name
+    if name not in URL_TEMPLATES:
+        try:
+            URL_TEMPLATES[name] = reverse(f"api:{name}-detail", args=[987654321]).replace("987654321", "{}")
+        except NoReverseMatch:
+            URL_TEMPLATES[name] = None
+    template = URL_TEMPLATES[name]
+    if template is None:
         return None
-    return request.build_absolute_uri(path) if request is not None else path
+    if request is None:
+        return template.format(obj.pk)
+    if not hasattr(request, "_api_origin"):
+        request._api_origin = request.build_absolute_uri("/")[:-1]
+    return request._api_origin + template.format(obj.pk)
 
 
 class BaseModelSerializer(serializers.ModelSerializer):
@@ -34,6 +48,9 @@ class BaseModelSerializer(serializers.ModelSerializer):
     def __init__(self, *args, nested=False, fields=None, omit=None, **kwargs):
         self.nested = nested
         super().__init__(*args, **kwargs)
+        unknown = sorted((set(fields or ()) | set(omit or ())) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError({"fields": f"Unknown field(s): {', '.join(unknown)[:200]}."})
         keep = list(self.Meta.brief_fields) if nested else fields
         if keep:
             for name in set(self.fields) - set(keep):

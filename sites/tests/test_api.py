@@ -130,3 +130,13 @@ def test_related_objects_by_name_or_id(client):
     assert reply.json()["ngi"]["name"] == site.ngi.name
     probe = api(client, "PATCH", f"/api/v1/sites/{site.pk}/", {"ngi": {"name__startswith": "N"}}, user=admin)
     assert probe.status_code == 400
+
+
+@pytest.mark.django_db
+def test_unknown_field_names_are_400_and_name_filters_sites(client):
+    site = SiteFactory()
+    reply = api(client, "GET", f"/api/v1/sites/{site.pk}/?fields=id,nope")
+    assert reply.status_code == 400 and "nope" in reply.json()["fields"]
+    assert api(client, "GET", "/api/v1/sites/?omit=bogus").status_code == 400
+    rows = api(client, "GET", f"/api/v1/sites/?name={site.short_name}").json()["results"]
+    assert [r["id"] for r in rows] == [site.pk]
