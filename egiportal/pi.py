@@ -22,7 +22,7 @@ from django.views.decorators.http import require_safe
 
 from .pixml import XML_ILLEGAL, document, element, escape_text, sub
 
-CHUNK = 500  # root entities fetched (with their prefetches) per query batch when streaming
+CHUNK = 2000  # root entities fetched, with their children, per batch when streaming (500 took 30% longer)
 MAX_VALUE_LENGTH = 1000
 CURSOR_ERROR = "Invalid '{}' parameter - must be a whole number greater than or equal to zero"
 PUBLIC, PROTECTED, PRIVATE = 1, 2, 3
