@@ -164,3 +164,27 @@ class PropertiesField(serializers.Field):
 
     def to_representation(self, obj) -> dict:
         return {prop.key: prop.value for prop in obj.properties.all()}
+
+
+class PropertySerializer(BaseModelSerializer):
+    """A custom property. Once created, only its value changes: a new key or parent is a new property."""
+
+    class Meta:
+        fields = ["id", "url", "display", "parent", "key", "value", "created", "last_updated"]
+        brief_fields = ["id", "url", "display", "key"]
+
+    def validate(self, attrs):
+        if self.instance is not None:
+            if "parent" in attrs and attrs["parent"].pk != self.instance.parent_id:
+                raise serializers.ValidationError({"parent": "A property cannot move to another parent."})
+            if "key" in attrs and attrs["key"] != self.instance.key:
+                raise serializers.ValidationError({"key": "A key cannot be renamed; delete it and add a new one."})
+        return attrs
+
+
+def property_serializer(model, parent_serializer, natural_key=None):
+    """The serializer of `model`'s properties, showing their parent in `parent_serializer`'s brief form
+    (and accepting it by id or, with `natural_key`, by name)."""
+    parent = RelatedField(parent_serializer, natural_key, queryset=parent_serializer.Meta.model.objects.all())
+    meta = type("Meta", (PropertySerializer.Meta,), {"model": model})
+    return type(f"{model.__name__}Serializer", (PropertySerializer,), {"parent": parent, "Meta": meta})

@@ -3,7 +3,7 @@ the custom properties of services, endpoints and service groups."""
 
 from rest_framework import serializers
 
-from egiportal.api.serializers import BaseModelSerializer, PropertiesField, RelatedField
+from egiportal.api.serializers import BaseModelSerializer, PropertiesField, RelatedField, property_serializer
 from sites.api.serializers import SiteSerializer, scopes_field
 from sites.models import Site
 
@@ -105,29 +105,6 @@ class DowntimeSerializer(BaseModelSerializer):
         ]  # fmt: skip
         brief_fields = ["id", "url", "display", "severity", "start", "end"]
         select_related = ("site",)  # str(downtime) names its site
-
-
-class PropertySerializer(BaseModelSerializer):
-    """A custom property. Once created, only its value changes: a new key or parent is a new property."""
-
-    class Meta:
-        fields = ["id", "url", "display", "parent", "key", "value", "created", "last_updated"]
-        brief_fields = ["id", "url", "display", "key"]
-
-    def validate(self, attrs):
-        if self.instance is not None:
-            if "parent" in attrs and attrs["parent"].pk != self.instance.parent_id:
-                raise serializers.ValidationError({"parent": "A property cannot move to another parent."})
-            if "key" in attrs and attrs["key"] != self.instance.key:
-                raise serializers.ValidationError({"key": "A key cannot be renamed; delete it and add a new one."})
-        return attrs
-
-
-def property_serializer(model, parent_serializer):
-    """The serializer of `model`'s properties, showing their parent in `parent_serializer`'s brief form."""
-    parent = RelatedField(parent_serializer, queryset=parent_serializer.Meta.model.objects.all())
-    meta = type("Meta", (PropertySerializer.Meta,), {"model": model})
-    return type(f"{model.__name__}Serializer", (PropertySerializer,), {"parent": parent, "Meta": meta})
 
 
 ServicePropertySerializer = property_serializer(ServiceProperty, ServiceSerializer)

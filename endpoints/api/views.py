@@ -3,13 +3,7 @@ properties. Reads filter through the browser's FilterSets; every write goes thro
 endpoints/services.py (or egiportal/services.py for properties), which check permissions, validate
 with GOCDB's rules and messages, and audit."""
 
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
-from rest_framework import exceptions, status
-from rest_framework.response import Response
-
-from egiportal.api.viewsets import AdminWritesViewSet, PortalViewSet, check_size
-from egiportal.services import delete_properties, set_properties
+from egiportal.api.viewsets import AdminWritesViewSet, PortalViewSet, PropertyViewSet
 
 from .. import filtersets, services
 from ..models import (
@@ -110,76 +104,6 @@ class DowntimeViewSet(PortalViewSet):
 
     def delete_object(self, actor, downtime):
         services.delete_downtime(actor, downtime)
-
-
-class PropertyViewSet(PortalViewSet):
-    """Custom properties, written through set_properties/delete_properties on their parent, so the
-    per-entity limit, the key and value rules and the audit (on the parent) hold as in the browser.
-
-    POST adds new keys only (an existing key is a 400); PUT/PATCH change a value; DELETE removes it.
-    A POSTed list is saved all or nothing, with one set_properties call per parent.
-    """
-
-    def save_object(self, actor, prop, m2m):
-        set_properties(actor, prop.parent, [(prop.key, prop.value)])
-
-    def delete_object(self, actor, prop):
-        delete_properties(actor, prop.parent, [prop.key])
-
-    def create(self, request, *args, **kwargs):
-        many = isinstance(request.data, list)
-        items = check_size(request.data) if many else [request.data]
-        serializer = self.get_serializer(data=items, many=True)
-        if not serializer.is_valid():
-            errors = positional(serializer.errors, len(items))
-            raise exceptions.ValidationError(errors if many else errors[0])
-        rows = serializer.validated_data
-        self.check_new_keys(rows, many)
-        saved = {}
-        with transaction.atomic():
-            for parent, pairs in by_parent(rows).items():
-                for prop in self.add_properties(request.user, parent, pairs):
-                    saved[parent.pk, prop.key] = prop
-        instances = self.reread([saved[row["parent"].pk, row["key"]] for row in rows])
-        data = self.get_serializer(instances, many=True).data
-        return Response(data if many else data[0], status=status.HTTP_201_CREATED)
-
-    def check_new_keys(self, rows, many):
-        """A 400 at the item's position for a key its parent already has or that the request repeats
-        (set_properties with overwrite=False would skip the first silently)."""
-        model = self.queryset.model
-        stored = set(model.objects.filter(parent__in={r["parent"].pk for r in rows}).values_list("parent_id", "key"))
-        seen, errors = set(), [{} for _ in rows]
-        for index, row in enumerate(rows):
-            pair, name = (row["parent"].pk, row["key"]), f"Property {row['key']} of {row['parent']}"
-            if pair in stored:
-                errors[index] = {"key": [f"{name} already exists."]}
-            elif pair in seen:
-                errors[index] = {"key": [f"{name} is given more than once."]}
-            seen.add(pair)
-        if any(errors):
-            raise exceptions.ValidationError(errors if many else errors[0])
-
-    def add_properties(self, actor, parent, pairs):
-        """set_properties on one parent; its errors (e.g. the property limit) name that parent."""
-        try:
-            return set_properties(actor, parent, pairs, overwrite=False)
-        except DjangoValidationError as exc:
-            raise DjangoValidationError({"detail": [f"{parent}: {message}" for message in exc.messages]}) from None
-
-
-def positional(errors, count):
-    """A list's errors with each item's at its position, as the framework's other bulk writes answer
-    (DRF 3.18 reports them as {index: errors})."""
-    return [errors.get(index, {}) for index in range(count)] if isinstance(errors, dict) else list(errors)
-
-
-def by_parent(rows):
-    """(key, value) pairs per parent, in the order the parents first appear."""
-    grouped = {}
-    for row in rows:
-        grouped.setdefault(row["parent"], []).append((row["key"], row["value"]))
-    return grouped
 
 
 class ServicePropertyViewSet(PropertyViewSet):

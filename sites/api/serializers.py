@@ -4,10 +4,10 @@ from django.contrib.auth import get_user_model
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
-from egiportal.api.serializers import BaseModelSerializer, PropertiesField, RelatedField, api_url
+from egiportal.api.serializers import BaseModelSerializer, PropertiesField, RelatedField, api_url, property_serializer
 
 from ..choices import CertificationStatus, EntityKind
-from ..models import NGI, CertificationStatusLog, Country, OwnedEntity, Project, Role, Scope, Site
+from ..models import NGI, CertificationStatusLog, Country, OwnedEntity, Project, Role, Scope, Site, SiteProperty
 from ..services import ROLE_RELATED, entity_models
 
 
@@ -226,3 +226,7 @@ class RoleSerializer(FixedFieldsMixin, BaseModelSerializer):
         writable_fields = ["role_type", "entity"]
         brief_fields = ["id", "url", "display", "role_type", "role_name", "entity", "status"]
         select_related = ROLE_RELATED  # str(role) names its user and entity
+
+
+# A site's properties name their site by id or by name.
+SitePropertySerializer = property_serializer(SiteProperty, SiteSerializer, "short_name")

@@ -12,12 +12,8 @@ from rest_framework.response import Response
 from egiportal.api.permissions import TokenWritePermission
 
 # The generic property resource lives with the other property resources (services, endpoints, groups);
-# endpoints.api imports sites.api.serializers, so the site property serializer is made here.
-from egiportal.api.serializers import RelatedField
-from egiportal.api.viewsets import AdminWritesViewSet, PortalViewSet
+from egiportal.api.viewsets import AdminWritesViewSet, PortalViewSet, PropertyViewSet
 from egiportal.models import PortalQuerySet
-from endpoints.api.serializers import PropertySerializer
-from endpoints.api.views import PropertyViewSet
 
 from .. import filtersets, services
 from ..choices import Action, RoleStatus
@@ -58,21 +54,12 @@ class SiteViewSet(PortalViewSet):
         services.delete_site(actor, site)
 
 
-class SitePropertySerializer(PropertySerializer):
-    """A custom property of a site, whose site is given by id or by name."""
-
-    parent = RelatedField(serializers.SiteSerializer, "short_name", queryset=Site.objects.all())
-
-    class Meta(PropertySerializer.Meta):
-        model = SiteProperty
-
-
 class SitePropertyViewSet(PropertyViewSet):
     """Custom properties of sites: written through set_properties/delete_properties on the site, so the
     browser's rules hold (EDIT_OBJECT on the site, key/value formats, the per-site limit, audit)."""
 
     queryset = SiteProperty.objects.all()
-    serializer_class = SitePropertySerializer
+    serializer_class = serializers.SitePropertySerializer
     filterset_class = filtersets.SitePropertyFilterSet
 
 
