@@ -3,6 +3,10 @@ properties. Reads filter through the browser's FilterSets; every write goes thro
 endpoints/services.py (or egiportal/services.py for properties), which check permissions, validate
 with GOCDB's rules and messages, and audit."""
 
+from drf_spectacular.utils import extend_schema
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
 from egiportal.api.viewsets import AdminWritesViewSet, PortalViewSet, PropertyViewSet
 
 from .. import filtersets, services
@@ -104,6 +108,15 @@ class DowntimeViewSet(PortalViewSet):
 
     def delete_object(self, actor, downtime):
         services.delete_downtime(actor, downtime)
+
+    @extend_schema(request=None, responses={200: serializers.DowntimeSerializer})
+    @action(detail=True, methods=["post"])
+    def end(self, request, pk=None):
+        """End an ongoing downtime a minute from now, as the browser's "End now" does (400 when it is
+        not ongoing)."""
+        downtime = services.end_downtime(request.user, self.get_object())
+        [downtime] = self.reread([downtime])
+        return Response(self.get_serializer(downtime).data)
 
 
 class ServicePropertyViewSet(PropertyViewSet):

@@ -942,3 +942,30 @@ def test_downtime_filters(client):
     assert get(f"services_id={service.pk}") == [ongoing.pk]
     for bad in ("ongoing=maybe", "start__gte=yesterday", "end__lte=" + "9" * 100, "site=NO_SUCH", "scope__any=nope"):
         assert api(client, "GET", f"{DOWNTIMES}?{bad}").status_code == 400, bad
+
+
+@pytest.mark.django_db
+def test_ending_a_downtime_now(client):
+    now = timezone.now()
+    ongoing = DowntimeFactory(start=now - timedelta(hours=1), end=now + timedelta(days=1))
+    future = DowntimeFactory(start=now + timedelta(days=2), service=ServiceFactory(site=ongoing.site))
+    end = lambda dt, **kw: api(client, "POST", f"{DOWNTIMES}{dt.pk}/end/", **kw)  # noqa: E731
+    admin = site_admin(ongoing.site)
+
+    assert end(ongoing).status_code in (401, 403)
+    assert end(ongoing, user=site_admin(SiteFactory())).status_code == 403
+    client.logout()
+    assert end(ongoing, token=testcases.token_for(admin, write_enabled=False)).status_code == 403
+    ongoing.refresh_from_db()
+    assert ongoing.end > now + timedelta(hours=23) and not testcases.audit_rows(ongoing)
+
+    reply = end(ongoing, token=testcases.token_for(admin))
+    assert reply.status_code == 200, reply.content
+    ongoing.refresh_from_db()
+    assert now < ongoing.end <= timezone.now() + timedelta(minutes=1)
+    assert reply.json()["end"] == iso(ongoing.end)
+    assert testcases.audit_rows(ongoing).get().action == "downtime_end"
+
+    reply = end(future, token=testcases.token_for(admin))
+    assert reply.status_code == 400 and "on-going" in reply.json()["detail"][0], reply.content
+    assert end(ongoing.__class__(pk=987654321), token=testcases.token_for(admin)).status_code == 404
