@@ -23,3 +23,29 @@ def pytest_sessionstart(session):
 def fast_password_hashing(settings):
     """Factories hash a password per user; the deliberately slow default hasher dominated test time."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def _local_op(redirect_uris, post_logout_uris):
+    """A LocalOP (start it with `with`); when node or its packages are missing: fail under CI=true, else skip."""
+    from egiportal.testing_oidc import LocalOP, unavailable_reason
+
+    reason = unavailable_reason()
+    if reason:
+        if IN_CI:
+            pytest.fail(f"CI=true but the local OpenID provider cannot run: {reason}")
+        pytest.skip(reason)
+    return LocalOP(redirect_uris=redirect_uris, post_logout_uris=post_logout_uris)
+
+
+@pytest.fixture(scope="session")
+def oidc_op(live_server):
+    """The local OP with the live server's /oidc/callback/ registered, for end-to-end login tests."""
+    with _local_op([f"{live_server.url}/oidc/callback/"], [f"{live_server.url}/"]) as op:
+        yield op
+
+
+@pytest.fixture(scope="session")
+def oidc_op_standalone():
+    """A local OP for token-only tests: nobody listens on its redirect URI, LocalOP.tokens() never fetches it."""
+    with _local_op(["http://127.0.0.1:9/oidc/callback/"], ["http://127.0.0.1:9/"]) as op:
+        yield op
