@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: demo test lint format bench worker clean
+.PHONY: demo demo-checkin test lint format bench worker clean
 
 $(VENV)/.installed: requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -17,6 +17,15 @@ demo: $(VENV)/.installed
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py load_demo
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+# The demo with EGI Check-in login against the local test provider of tests/oidc_op (accounts in its
+# accounts.json: alice/alice-pw is a VO manager, bob/bob-pw a member); the provider stops with the portal.
+OP_PORT ?= 9000
+demo-checkin: $(VENV)/.installed tests/oidc_op/node_modules/.package-lock.json
+	@command -v node >/dev/null || { echo "demo-checkin needs Node.js (node and npm)"; exit 1; }
+	OP_PORT=$(OP_PORT) OP_REDIRECT_URIS=http://127.0.0.1:$(PORT)/oidc/callback/ OP_POST_LOGOUT_URIS=http://127.0.0.1:$(PORT)/ \
+	  node tests/oidc_op/provider.mjs & trap "kill $$!" EXIT; \
+	OIDC_OP_ISSUER=http://127.0.0.1:$(OP_PORT) OIDC_RP_CLIENT_ID=portal OIDC_RP_CLIENT_SECRET=portal-secret $(MAKE) demo
 
 # The local OpenID provider for the login tests (tests/oidc_op); npm rewrites node_modules/.package-lock.json on
 # every install. Without npm the login tests skip (CI fails them), so only a note is printed.

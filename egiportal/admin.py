@@ -1,12 +1,16 @@
 """Django admin for portal administrators: reference data and accounts. Writes are audited like
 browser edits, so the change list shows them too."""
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils.html import format_html
 
 from . import audit
 from .choices import AuditAction
-from .models import APIToken, AuditLog, Identity, User
+from .models import APIToken, AuditLog, Identity, User, VirtualOrganisation, VOMembership
 
 
 class AuditedAdmin(admin.ModelAdmin):
@@ -94,3 +98,117 @@ class APITokenAdmin(admin.ModelAdmin):
             except ValidationError:
                 continue
         self.message_user(request, f"{revoked} token(s) revoked.")
+
+
+class VOMembershipForm(forms.ModelForm):
+    """A membership as an administrator sets it: always a local row (the override that survives logins).
+
+    `source` is shown but disabled rather than left out, so that the (user, vo, source) uniqueness is
+    still checked by the form: a duplicate is a form error, not a database error.
+    """
+
+    class Meta:
+        model = VOMembership
+        fields = ("vo", "user", "roles", "groups", "manager", "source")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "source" in self.fields:
+            self.fields["source"].disabled = True
+            self.fields[
+                "source"
+            ].help_text = "Rows added here are the local override; Check-in rows are replaced at login."
+
+    def _names(self, field):
+        value = self.cleaned_data.get(field)
+        if value in (None, ""):
+            return []
+        if not isinstance(value, list) or not all(isinstance(item, str) and 0 < len(item) <= 255 for item in value):
+            raise ValidationError('Give a JSON list of names, e.g. ["member"].')
+        return value
+
+    def clean_roles(self):
+        return self._names("roles")
+
+    def clean_groups(self):
+        return self._names("groups")
+
+
+def membership_state(membership):
+    """The audited state of a VO membership: names, not ids, and no e-mail."""
+    return {
+        "vo": membership.vo.name,
+        "user": membership.user.username,
+        "roles": list(membership.roles),
+        "groups": list(membership.groups),
+        "manager": membership.manager,
+        "source": membership.source,
+    }
+
+
+class LocalMembershipInline(admin.TabularInline):
+    """The VO's local memberships, which administrators edit. Check-in rows can be thousands and are
+    rewritten at every login, so they are left to the VO membership list (linked from the VO page)."""
+
+    model = VOMembership
+    form = VOMembershipForm
+    fields = ("user", "roles", "groups", "manager", "source")
+    raw_id_fields = ("user",)
+    extra = 0
+    verbose_name = "local membership"
+    verbose_name_plural = "local memberships (set by a portal administrator)"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(source=VOMembership.Source.LOCAL).select_related("user")
+
+
+@admin.register(VirtualOrganisation)
+class VirtualOrganisationAdmin(AuditedAdmin):
+    list_display = ("name", "description", "created")
+    search_fields = ("name",)
+    readonly_fields = ("all_memberships",)
+    inlines = [LocalMembershipInline]
+
+    def snapshot(self, obj):
+        # Managers are public (the VO page names them) and members are counted there, so inline changes
+        # show in the log without naming members.
+        managers = obj.memberships.filter(manager=True).values_list("user__username", flat=True)
+        local = obj.memberships.filter(source=VOMembership.Source.LOCAL).count()
+        return {
+            "name": obj.name,
+            "description": obj.description,
+            "managers": sorted(set(managers)),
+            "local_memberships": local,
+        }
+
+    @admin.display(description="All memberships")
+    def all_memberships(self, obj):
+        if obj.pk is None:
+            return "—"
+        url = reverse("admin:egiportal_vomembership_changelist") + f"?vo__id__exact={obj.pk}"
+        return format_html(
+            '<a href="{}">{} membership row(s), from Check-in and local</a>', url, obj.memberships.count()
+        )
+
+
+@admin.register(VOMembership)
+class VOMembershipAdmin(AuditedAdmin):
+    """VO memberships. Check-in rows are read-only here: the next login would overwrite any edit. A local
+    row is the administrators' override, e.g. a VO manager that Check-in cannot express."""
+
+    form = VOMembershipForm
+    list_display = ("vo", "user", "manager", "source", "roles")
+    list_filter = ("source", "manager")
+    list_select_related = ("vo", "user")
+    search_fields = ("vo__name", "user__username")
+    raw_id_fields = ("user",)
+    autocomplete_fields = ("vo",)
+    readonly_fields = ("updated",)
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.source == VOMembership.Source.CHECKIN:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def snapshot(self, obj):
+        return membership_state(obj)

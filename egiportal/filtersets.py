@@ -11,7 +11,7 @@ from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
 
 from egiportal.choices import AuditAction
-from egiportal.models import AuditLog
+from egiportal.models import AuditLog, VirtualOrganisation
 from sites.models import Scope
 
 
@@ -344,3 +344,15 @@ class AuditLogFilterSet(BaseFilterSet):
     class Meta:
         model = AuditLog
         fields = []
+
+
+class VirtualOrganisationFilterSet(BaseFilterSet):
+    """Filters of the VO list and of /api/v1/vos/."""
+
+    search_fields = ("name", "description")
+    # No VO name is longer: a longer search is a 400 rather than a scan for nothing.
+    q = django_filters.CharFilter(method="search", label="Search", max_length=255)
+
+    class Meta:
+        model = VirtualOrganisation
+        fields = ["name"]

@@ -20,7 +20,10 @@ from .choices import AuditAction
 
 
 class User(AbstractUser):
-    """A portal user. Check-in subjects and X.509 DNs are linked to it in a later issue."""
+    """A portal user: a local account (administrators) or one made at its first EGI Check-in login.
+
+    Check-in subjects and X.509 DNs are linked to it as `identities`; a user may hold several.
+    """
 
     telephone = models.CharField(max_length=255, blank=True)
 
@@ -59,6 +62,102 @@ class Identity(models.Model):
     def realm_for(cls, credential_kind):
         """The identity realm matching an API credential type."""
         return cls.Realm.X509 if credential_kind == "X.509" else cls.Realm.CHECKIN
+
+
+vo_name = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}\Z", "A VO name is made of letters, digits, dots, hyphens and underscores."
+)
+
+
+class VirtualOrganisationQuerySet(models.QuerySet):
+    def visible_to(self, user, action="view"):
+        """VOs are public; changes are checked by VirtualOrganisation.managed_by."""
+        return self
+
+    def with_members(self):
+        """With `member_count` (distinct users: one may hold a Check-in and a local row) and
+        `manager_rows` (the manager memberships, with their users), at a fixed query cost."""
+        counted = (
+            VOMembership.objects.filter(vo=OuterRef("pk"))
+            .order_by()
+            .values("vo")
+            .annotate(n=Count("user", distinct=True))
+        )
+        managers = (
+            VOMembership.objects.filter(manager=True)
+            .select_related("user")
+            .order_by("user__last_name", "user__first_name", "user__username")
+        )
+        return self.annotate(member_count=Coalesce(Subquery(counted.values("n")), 0)).prefetch_related(
+            models.Prefetch("memberships", queryset=managers, to_attr="manager_rows")
+        )
+
+
+class VirtualOrganisation(models.Model):
+    """A virtual organisation (VO) as EGI Check-in names it in entitlements (fedcloud.egi.eu).
+
+    Made when a member first logs in, or by a portal administrator; its members and managers are
+    `memberships`.
+    """
+
+    name = models.CharField(max_length=255, unique=True, validators=[vo_name])
+    description = models.CharField(max_length=500, blank=True, validators=[v.free_text])
+    created = models.DateTimeField(auto_now_add=True)
+
+    objects = VirtualOrganisationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "virtual organisation"
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        from django.urls import reverse
+
+        return reverse("vo", args=[self.name])
+
+    def managed_by(self, user):
+        """Whether `user` manages this VO (from Check-in or by an administrator's override), or is a
+        portal administrator."""
+        if user is None or not user.is_authenticated or not user.is_active:
+            return False
+        return user.is_superuser or self.memberships.filter(user=user, manager=True).exists()
+
+    @property
+    def managers(self):
+        """The managers' names, each once, from `with_members()`."""
+        return list(dict.fromkeys(str(m.user) for m in self.manager_rows))
+
+
+class VOMembership(models.Model):
+    """A user's membership of a VO, with the roles held on it (specs/oidc.md A3).
+
+    Rows from Check-in are replaced at every login from `eduperson_entitlement`, so an expired
+    membership disappears. Rows added by a portal administrator (`source` local) are the local
+    override: they survive logins, e.g. to name a VO manager that Check-in cannot express.
+    """
+
+    class Source(models.TextChoices):
+        CHECKIN = "checkin", "EGI Check-in"
+        LOCAL = "local", "Portal administrator"
+
+    user = models.ForeignKey("User", on_delete=models.CASCADE, related_name="vo_memberships")
+    vo = models.ForeignKey(VirtualOrganisation, on_delete=models.CASCADE, related_name="memberships")
+    roles = models.JSONField(default=list, blank=True, help_text="Roles held on the VO itself, e.g. member.")
+    groups = models.JSONField(default=list, blank=True, help_text="Subgroups the user is a member of.")
+    manager = models.BooleanField("VO manager", default=False)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.LOCAL)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["vo__name", "user_id", "source"]
+        verbose_name = "VO membership"
+        constraints = [models.UniqueConstraint(fields=["user", "vo", "source"], name="uniq_vo_membership")]
+
+    def __str__(self):
+        return f"{self.user} in {self.vo}"
 
 
 class PortalQuerySet(models.QuerySet):
@@ -145,12 +244,14 @@ class BaseModel(models.Model):
 
 class AuditLogQuerySet(PortalQuerySet):
     def visible_to(self, user, action="view"):
-        """Everyone sees topology changes; only portal administrators see API credential changes, whose
-        rows name the DNs and subjects that the site page shows only to the site's editors."""
+        """Everyone sees topology changes; only portal administrators see the changes of API credentials
+        and linked identities, whose rows name DNs and subjects (personal data)."""
         qs = super().visible_to(user, action)
         if user is not None and user.is_superuser:
             return qs
-        return qs.exclude(content_type__app_label="sites", content_type__model="apicredential")
+        return qs.exclude(content_type__app_label="sites", content_type__model="apicredential").exclude(
+            content_type__app_label="egiportal", content_type__model="identity"
+        )
 
 
 class AuditLog(models.Model):

@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
+from . import oidc
 from .pixml import XML_ILLEGAL, document, element, escape_text, sub
 
 CHUNK = 2000  # root entities fetched, with their children, per batch when streaming (500 took 30% longer)
@@ -309,19 +310,27 @@ class Caller:
 def identify(request):
     """The caller of a PI request.
 
-    Portal API tokens come as `Authorization: Bearer`; the client-certificate DN and the OIDC subject
-    come from front-proxy headers named in settings (off by default, as only a proxy that strips them
-    from clients may set them). Other Authorization schemes (some clients always send Basic) are
-    ignored. A logged-in browser session identifies its user.
+    Portal API tokens and EGI Check-in access tokens come as `Authorization: Bearer`; the
+    client-certificate DN and the OIDC subject come from front-proxy headers named in settings (off by
+    default, as only a proxy that strips them from clients may set them). Other Authorization schemes
+    (some clients always send Basic) are ignored. A logged-in browser session identifies its user.
+    A Check-in token the provider refuses raises oidc.InvalidToken (the view answers 401).
     """
     from sites.models import APICredential
 
     auth = request.headers.get("Authorization", "")
     scheme, _, token = auth.partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        credential = APICredential.objects.for_token(token.strip())
+    token = token.strip()
+    if scheme.lower() == "bearer" and token:
+        credential = APICredential.objects.for_token(token)
         if credential is not None:
             return Caller(credential.identifier, credential.kind, credential, credential.user)
+        if oidc.enabled() and not token.startswith("egip_"):
+            if len(token) > 8192 or not token.isascii() or not token.isprintable() or " " in token:
+                raise oidc.InvalidToken("This is not a bearer token.")
+            user, subject = oidc.bearer_user(token)
+            kind = APICredential.Kind.OIDC
+            return Caller(subject, kind, APICredential.objects.matching(kind, subject), user)
     for kind, header in (
         (APICredential.Kind.X509, settings.PI_CLIENT_DN_HEADER),
         (APICredential.Kind.OIDC, settings.PI_OIDC_SUBJECT_HEADER),
@@ -527,7 +536,18 @@ def pi_view(request, methods):
     method = methods.get(name)
     if method is None:
         return text_response(f"Unable to find method: {name}")
-    query = Query(request, params, identify(request))
+    try:
+        caller = identify(request)
+    except oidc.InvalidToken as exc:
+        # As the front proxy of GOCDB's private interface (mod_auth_openidc) answers a bad bearer token.
+        response = HttpResponse(str(exc), content_type="text/plain; charset=utf-8", status=401)
+        response["WWW-Authenticate"] = 'Bearer realm="gocdbpi", error="invalid_token"'
+        return response
+    except oidc.LoginRefused as exc:
+        return HttpResponse(str(exc), content_type="text/plain; charset=utf-8", status=403)
+    except oidc.ProviderUnavailable as exc:
+        return HttpResponse(str(exc), content_type="text/plain; charset=utf-8", status=503)
+    query = Query(request, params, caller)
     try:
         check_params(method, params)
         authorise(query.caller, method.level, strict=name == "access_test")

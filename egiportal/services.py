@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from . import audit, validators
 from .choices import AuditAction
-from .models import APIToken, User
+from .models import APIToken, Identity, User
 
 
 def require(actor, action, obj, reason):
@@ -220,4 +220,63 @@ def update_profile(actor, user, changes):
     if changed:
         locked.save(update_fields=changed)
         audit.record(actor, AuditAction.UPDATE, locked, None, None, f"Profile edited: {', '.join(changed)}")
+    return locked
+
+
+# --- the user's linked identities ------------------------------------------------------------------
+
+
+@transaction.atomic
+def unlink_identity(actor, identity):
+    """Remove one of `actor`'s own identities (an X.509 DN or a Check-in subject) from their account.
+
+    Refused when it is the account's last EGI Check-in identity and the account cannot log in with a
+    password (none set, or LOCAL_LOGIN off): the user could not log in again. Audited; the change list
+    shows identity rows to portal administrators only.
+    """
+    if actor is None or not actor.is_authenticated or actor.pk != identity.user_id:
+        raise PermissionDenied("You may unlink only your own identities.")
+    # Locking the user serialises two unlinks of the same account, which could otherwise each see the
+    # other identity still there and together remove the last one.
+    user = User.objects.select_for_update().get(pk=identity.user_id)
+    locked = Identity.objects.select_for_update().filter(pk=identity.pk, user=user).first()
+    if locked is None:
+        raise ValidationError("This identity is no longer linked to your account.")
+    password_login = settings.LOCAL_LOGIN and user.has_usable_password()
+    if locked.realm == Identity.Realm.CHECKIN and not password_login:
+        others = Identity.objects.filter(user=user, realm=Identity.Realm.CHECKIN).exclude(pk=locked.pk)
+        if not others.exists():
+            raise ValidationError(
+                "This is the only EGI Check-in identity of your account, which has no password to log in with: "
+                "without it you could not log in again. Link another EGI Check-in identity first."
+            )
+    pk = locked.pk
+    # Identity rows of the change list are for portal administrators only (AuditLog.objects.visible_to).
+    audit.record(actor, AuditAction.DELETE, locked, None, None, f"Identity unlinked ({locked.realm})")
+    locked.delete()
+    locked.pk = pk
+    return locked
+
+
+# --- virtual organisations --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def update_vo(actor, vo, changes):
+    """Change a VO's description; only its managers (and portal administrators) may. Audited."""
+    from .models import VirtualOrganisation
+
+    if not vo.managed_by(actor):
+        raise PermissionDenied(f"Only the managers of {vo} may change it.")
+    unknown = sorted(set(changes) - {"description"})
+    if unknown:
+        raise ValidationError({name: "This cannot be changed." for name in unknown})
+    locked = VirtualOrganisation.objects.select_for_update().get(pk=vo.pk)
+    before = {"description": locked.description}
+    for name, value in changes.items():
+        setattr(locked, name, value)
+    locked.full_clean(exclude=["name"])
+    if before != {"description": locked.description}:
+        locked.save(update_fields=list(changes))
+        audit.record(actor, AuditAction.UPDATE, locked, before, {"description": locked.description})
     return locked

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "mozilla_django_oidc",
     "egiportal",
     "sites",
     "endpoints",
@@ -54,6 +55,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "egiportal.oidc.SessionRefresh",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "egiportal.middleware.RequestContextMiddleware",
@@ -65,6 +67,48 @@ AUTH_USER_MODEL = "egiportal.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
+LOGIN_REDIRECT_URL_FAILURE = "/login/"  # a silent renewal that found no provider session: log in again
+
+# --- EGI Check-in (OpenID Connect, egiportal.oidc; specs/oidc.md) ---
+# Login with Check-in is on when the issuer and the client id are set. Endpoints come from the issuer's
+# discovery document unless given one by one (OIDC_OP_AUTHORIZATION_ENDPOINT and so on).
+OIDC_OP_ISSUER = os.environ.get("OIDC_OP_ISSUER", "").rstrip("/")
+OIDC_RP_CLIENT_ID = os.environ.get("OIDC_RP_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = os.environ.get("OIDC_RP_CLIENT_SECRET", "")
+OIDC_OP_AUTHORIZATION_ENDPOINT = os.environ.get("OIDC_OP_AUTHORIZATION_ENDPOINT", "")
+OIDC_OP_TOKEN_ENDPOINT = os.environ.get("OIDC_OP_TOKEN_ENDPOINT", "")
+OIDC_OP_USER_ENDPOINT = os.environ.get("OIDC_OP_USER_ENDPOINT", "")
+OIDC_OP_JWKS_ENDPOINT = os.environ.get("OIDC_OP_JWKS_ENDPOINT", "")
+OIDC_OP_LOGOUT_ENDPOINT = os.environ.get("OIDC_OP_LOGOUT_ENDPOINT", "")
+OIDC_OP_INTROSPECTION_ENDPOINT = os.environ.get("OIDC_OP_INTROSPECTION_ENDPOINT", "")
+OIDC_RP_SCOPES = os.environ.get("OIDC_RP_SCOPES", "openid profile email voperson_id eduperson_entitlement")
+OIDC_RP_SIGN_ALGO = "RS256"
+OIDC_USE_NONCE = True
+OIDC_USE_PKCE = env_bool("OIDC_USE_PKCE", True)
+OIDC_STORE_ID_TOKEN = True  # for id_token_hint at logout
+OIDC_TIMEOUT = int(os.environ.get("OIDC_TIMEOUT", "10"))
+OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS = int(os.environ.get("OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS", "900"))
+OIDC_AUTHENTICATE_CLASS = "egiportal.oidc.AuthenticateView"
+OIDC_CALLBACK_CLASS = "egiportal.oidc.CallbackView"
+OIDC_OP_LOGOUT_URL_METHOD = "egiportal.oidc.provider_logout_url"
+OIDC_DISCOVERY_CACHE_SECONDS = int(os.environ.get("OIDC_DISCOVERY_CACHE_SECONDS", "3600"))
+# Check-in access tokens on the APIs: validated at userinfo (or introspection, for a confidential
+# client, with OIDC_INTROSPECT) and remembered this long; a revoked token works until then.
+OIDC_USERINFO_CACHE_SECONDS = int(os.environ.get("OIDC_USERINFO_CACHE_SECONDS", "60"))
+OIDC_INTROSPECT = env_bool("OIDC_INTROSPECT")
+# Entitlements -> VO memberships: the authority whose values count, the roles on a VO and the subgroup
+# that make a VO manager, and an entitlement every user must hold (GOCDB asks for
+# urn:mace:egi.eu:res:gocdb#aai.egi.eu); empty means none.
+EGI_ENTITLEMENT_AUTHORITY = os.environ.get("EGI_ENTITLEMENT_AUTHORITY", "aai.egi.eu")
+EGI_VO_MANAGER_ROLES = frozenset(os.environ.get("EGI_VO_MANAGER_ROLES", "manager").split())
+EGI_VO_MANAGER_SUBGROUP = os.environ.get("EGI_VO_MANAGER_SUBGROUP", "admins")
+OIDC_REQUIRED_ENTITLEMENT = os.environ.get("OIDC_REQUIRED_ENTITLEMENT", "")
+# Django's own user name and password login, for local administrators; LOCAL_LOGIN=false turns it off.
+LOCAL_LOGIN = env_bool("LOCAL_LOGIN", True)
+AUTHENTICATION_BACKENDS = ["egiportal.oidc.CheckinBackend"] + (
+    ["django.contrib.auth.backends.ModelBackend"] if LOCAL_LOGIN else []
+)
+SESSION_COOKIE_SAMESITE = "Lax"  # "Strict" would drop the session on the provider's redirect back
 
 TEMPLATES = [
     {
@@ -172,6 +216,7 @@ API_MAX_PAGE_SIZE = int(os.environ.get("API_MAX_PAGE_SIZE", "1000"))
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "egiportal.api.authentication.TokenAuthentication",
+        "egiportal.api.authentication.CheckinAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [

@@ -6,7 +6,7 @@ import django_tables2 as tables
 from django.utils.html import format_html, format_html_join
 from django_tables2 import utils as tables2_utils
 
-from .models import AuditLog
+from .models import AuditLog, VirtualOrganisation
 
 _signature = tables2_utils.signature
 
@@ -103,3 +103,26 @@ def _object_url(record):
         return reverse(f"{record.content_type.app_label}:{record.content_type.model}", args=[record.object_id])
     except NoReverseMatch:
         return None
+
+
+class ManagersColumn(tables.Column):
+    """The managers' names of a VO from `with_members()`, each user once."""
+
+    def __init__(self, **kwargs):
+        super().__init__(accessor="pk", verbose_name="Managers", orderable=False, empty_values=(), **kwargs)
+
+    def value(self, record):
+        return ", ".join(record.managers)
+
+    def render(self, record):
+        return self.value(record)
+
+
+class VOTable(BaseTable):
+    name = LinkedColumn()
+    member_count = tables.Column(verbose_name="Members")
+    managers = ManagersColumn()
+
+    class Meta(BaseTable.Meta):
+        model = VirtualOrganisation
+        fields = ("name", "description", "member_count", "managers")

@@ -26,6 +26,8 @@ DEFAULT_SCOPE = "openid profile email voperson_id eduperson_entitlement"
 START_TIMEOUT = 20.0
 HTTP_TIMEOUT = 10.0
 FORM_ACTION = re.compile(r'<form[^>]*\bid="login"[^>]*\baction="([^"]+)"')
+AUTO_SUBMIT = re.compile(r'document\.forms\[0\]\.submit\(\).*?<form method="post" action="([^"]+)">(.*?)</form>', re.S)
+HIDDEN_INPUT = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"/?>')
 
 
 class LoginError(RuntimeError):
@@ -75,6 +77,12 @@ def browser_login(session, url, username, password, stop_at=None, max_hops=20):
     posted = False
     for _ in range(max_hops):
         target = _redirect_target(response)
+        auto = AUTO_SUBMIT.search(response.text) if target is None and response.status_code == 200 else None
+        if auto:
+            # A page that posts itself on load, as the OP's switch from one account's session to another's.
+            fields = dict(HIDDEN_INPUT.findall(auto.group(2)))
+            response = session.post(auto.group(1), data=fields, allow_redirects=False, timeout=HTTP_TIMEOUT)
+            continue
         if target is None:
             if posted:
                 return response

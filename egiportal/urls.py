@@ -1,12 +1,12 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from mozilla_django_oidc.views import OIDCLogoutView
 
 from endpoints import pi as endpoints_pi
 from endpoints import pi_write
 from sites import pi as sites_pi
 
-from . import pi, token_views, views
+from . import account_views, pi, profile_views, token_views, views
 
 handler403 = "egiportal.views.forbidden"
 
@@ -17,8 +17,14 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("changes/", views.AuditLogListView.as_view(), name="changes"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/", account_views.LoginView.as_view(), name="login"),
+    # One logout for both kinds of session: a Check-in one also ends at the provider (OIDC_OP_LOGOUT_URL_METHOD).
+    path("logout/", OIDCLogoutView.as_view(), name="logout"),
+    path("oidc/", include("mozilla_django_oidc.urls")),
+    path("profile/", profile_views.ProfileView.as_view(), name="profile"),
+    path("profile/identities/<int:pk>/unlink/", profile_views.IdentityUnlinkView.as_view(), name="identity_unlink"),
+    path("vos/", profile_views.VOListView.as_view(), name="vo_list"),
+    path("vos/<str:name>/", profile_views.VODetailView.as_view(), name="vo"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("egiportal.api.urls")),
     path("tokens/", token_views.TokenListView.as_view(), name="api_tokens"),

@@ -1,11 +1,11 @@
 """Authentication of REST API requests with personal API tokens (egiportal.models.APIToken).
 
 Accepted forms: `Authorization: Token <secret>` and `Authorization: Bearer egit_<...>`. A bearer value
-that is not one of our tokens is left to the next authentication class (Check-in access tokens).
+that is not one of our tokens is left to CheckinAuthentication (EGI Check-in access tokens).
 """
 
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import APIException, AuthenticationFailed, PermissionDenied
 
 from egiportal.models import APIToken
 
@@ -57,3 +57,48 @@ class TokenAuthentication(BaseAuthentication):
     def authenticate_header(self, request):
         """The WWW-Authenticate value of 401 replies (without it DRF answers 403)."""
         return KEYWORD
+
+
+class CheckinAuthentication(BaseAuthentication):
+    """EGI Check-in access tokens (`Authorization: Bearer <token>`), validated at the provider and mapped
+    to a portal user as the browser login does (egiportal.oidc.bearer_user).
+
+    A token the provider does not accept is a 401; a valid one whose user may not log in (a required
+    entitlement missing) is a 403; an unreachable provider is a 503."""
+
+    def authenticate(self, request):
+        from egiportal import oidc
+
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != b"bearer":
+            return None
+        if len(parts) != 2:
+            raise AuthenticationFailed("Invalid Authorization header: give the bearer token as one value.")
+        try:
+            token = parts[1].decode("ascii")
+        except UnicodeError:
+            raise AuthenticationFailed("Invalid bearer token: it contains characters a token never has.") from None
+        if len(token) > 8192:
+            raise AuthenticationFailed("Invalid bearer token: it is too long.")
+        try:
+            user, _subject = oidc.bearer_user(token)
+        except oidc.InvalidToken as exc:
+            raise AuthenticationFailed(str(exc)) from None
+        except oidc.LoginRefused as exc:
+            raise PermissionDenied(str(exc)) from None
+        except oidc.ProviderUnavailable as exc:
+            raise ServiceUnavailable(str(exc)) from None
+        return user, CheckinToken(token)
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="api"'
+
+
+class CheckinToken(str):
+    """`request.auth` of a Check-in bearer request; its writes are governed by the user's roles."""
+
+
+class ServiceUnavailable(APIException):
+    status_code = 503
+    default_detail = "The identity provider could not be reached."
+    default_code = "service_unavailable"

@@ -1,5 +1,5 @@
 """REST API resources of the core models: the caller's own user (`users`, `users/me/`), the caller's own
-personal API tokens (`tokens`) and the audit log (`changes`, read-only).
+personal API tokens (`tokens`), virtual organisations (`vos`) and the audit log (`changes`, read-only).
 
 Their models are outside the role model, so each viewset is a PortalViewSet over a PortalQuerySet of
 the model (whose `visible_to(user, "view")` is every row) and narrows it in `get_queryset`; reads keep
@@ -17,8 +17,8 @@ from rest_framework.response import Response
 from sites.api.serializers import FixedFieldsMixin, RoleSerializer, UserBriefSerializer
 
 from .. import services
-from ..filtersets import AuditLogFilterSet
-from ..models import APIToken, AuditLog, PortalQuerySet, User
+from ..filtersets import AuditLogFilterSet, VirtualOrganisationFilterSet
+from ..models import APIToken, AuditLog, PortalQuerySet, User, VirtualOrganisation, VOMembership
 from .permissions import TokenWritePermission
 from .serializers import BaseModelSerializer, RelatedField
 from .viewsets import PortalViewSet
@@ -51,16 +51,47 @@ class IdentitiesField(serializers.Field):
         return [{"realm": identity.realm, "value": identity.value} for identity in user.identities.all()]
 
 
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "properties": {
+                "vo": {"type": "string"},
+                "roles": {"type": "array", "items": {"type": "string"}},
+                "groups": {"type": "array", "items": {"type": "string"}},
+                "manager": {"type": "boolean"},
+                "source": {"type": "string", "enum": list(VOMembership.Source.values)},
+            },
+            "required": ["vo", "roles", "groups", "manager", "source"],
+        },
+    }
+)
+class VOMembershipsField(serializers.Field):
+    """The user's VO memberships: from EGI Check-in entitlements, or set by a portal administrator."""
+
+    prefetch = "vo_memberships__vo"
+
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, source="*", **kwargs)
+
+    def to_representation(self, user):
+        fields = ("roles", "groups", "manager", "source")
+        return [{"vo": m.vo.name, **{f: getattr(m, f) for f in fields}} for m in user.vo_memberships.all()]
+
+
 class UserSerializer(FixedFieldsMixin, UserBriefSerializer):
     """You: your name, contact details, linked identities and roles. Only first_name, last_name and
     telephone can be changed (PATCH); the rest comes from Check-in or from role decisions."""
 
     identities = IdentitiesField()
+    vo_memberships = VOMembershipsField()
     roles = RelatedField(RoleSerializer, read_only=True, many=True)
 
     class Meta(UserBriefSerializer.Meta):
         fields = [
-            "id", "url", "display", "username", "first_name", "last_name", "email", "telephone", "identities", "roles",
+            "id", "url", "display", "username", "first_name", "last_name", "email", "telephone", "identities",
+            "vo_memberships", "roles",
         ]  # fmt: skip
         read_only_fields = ["username", "email"]
         writable_fields = list(services.PROFILE_VALIDATORS)
@@ -155,6 +186,66 @@ class APITokenViewSet(PortalViewSet):
         services.revoke_api_token(actor, token)
 
 
+# ---------------------------------------------------------------- virtual organisations
+
+
+class VOMembershipSerializer(serializers.ModelSerializer):
+    """A member of a VO: who, the roles and subgroups held, and whether the row comes from Check-in or
+    from a portal administrator."""
+
+    user = RelatedField(UserBriefSerializer, read_only=True)
+
+    class Meta:
+        model = VOMembership
+        fields = ["user", "roles", "groups", "manager", "source", "updated"]
+
+
+class VirtualOrganisationSerializer(FixedFieldsMixin, BaseModelSerializer):
+    """A virtual organisation (VO) as EGI Check-in names it. Its managers may change its description."""
+
+    members = serializers.IntegerField(source="member_count", read_only=True)
+    managers = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    class Meta:
+        model = VirtualOrganisation
+        fields = ["id", "url", "display", "name", "description", "members", "managers", "created"]
+        read_only_fields = ["name", "created"]
+        writable_fields = ["description"]
+        brief_fields = ["id", "url", "display", "name"]
+
+
+class VirtualOrganisationViewSet(PortalViewSet):
+    """VOs, made when their first member logs in with EGI Check-in. Anyone may read them; a VO's
+    managers (and portal administrators) may change its description and list its members."""
+
+    queryset = VirtualOrganisation.objects.all()
+    serializer_class = VirtualOrganisationSerializer
+    filterset_class = VirtualOrganisationFilterSet
+    http_method_names = ["get", "patch", "put", "head", "options"]
+
+    def get_queryset(self):
+        return super().get_queryset().with_members()
+
+    def write(self, serializer, instance=None):
+        return services.update_vo(self.request.user, instance, dict(serializer.validated_data))
+
+    def bulk_update(self, request):
+        raise exceptions.MethodNotAllowed(request.method)
+
+    bulk_partial_update = bulk_update
+
+    @extend_schema(responses={200: VOMembershipSerializer(many=True)}, filters=False)
+    @action(detail=True, methods=["get"], filterset_class=None)
+    def members(self, request, pk=None):
+        """The VO's members and their roles: for its managers and portal administrators only (403)."""
+        vo = self.get_object()
+        if not vo.managed_by(request.user):
+            raise exceptions.PermissionDenied(f"Only the managers of {vo} may list its members.")
+        rows = vo.memberships.select_related("user").order_by("user__username", "source")
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(VOMembershipSerializer(page, many=True, context={"request": request}).data)
+
+
 # ---------------------------------------------------------------- the audit log
 
 
@@ -201,4 +292,5 @@ ROUTES = [
     ("users", UserViewSet),
     ("tokens", APITokenViewSet),
     ("changes", ChangeViewSet),
+    ("vos", VirtualOrganisationViewSet),
 ]

@@ -97,6 +97,23 @@ class TokenScheme(OpenApiAuthenticationExtension):
         }
 
 
+class CheckinScheme(OpenApiAuthenticationExtension):
+    """EGI Check-in access tokens (egiportal.api.authentication.CheckinAuthentication)."""
+
+    target_class = "egiportal.api.authentication.CheckinAuthentication"
+    name = "checkinAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": (
+                "An EGI Check-in access token, sent as `Authorization: Bearer <token>`; it acts as the user it "
+                "was issued to, with that user's roles and VO memberships. 401 when Check-in does not accept it."
+            ),
+        }
+
+
 class RelatedFieldSchema(OpenApiSerializerFieldExtension):
     """A related object: its brief form in replies; in requests its id, natural key or unique attributes."""
 

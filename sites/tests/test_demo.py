@@ -70,7 +70,7 @@ def test_output_lists_logins_url_and_password_warning(monkeypatch):
 
 def test_users_and_roles(demo):
     users = {u.username: u for u in get_user_model().objects.all()}
-    assert set(users) == {"admin", "siteadmin", "ngimanager", "projectstaff", "user"}
+    assert set(users) == {"admin", "siteadmin", "ngimanager", "projectstaff", "user", "vomanager"}
     assert all(u.check_password("demo") for u in users.values())
     assert users["admin"].is_superuser and users["admin"].is_staff
     assert not any(u.is_superuser for name, u in users.items() if name != "admin")
@@ -90,6 +90,17 @@ def test_users_and_roles(demo):
     assert not authorise(users["siteadmin"], Action.EDIT_OBJECT, qmul)
     assert authorise(users["ngimanager"], Action.EDIT_OBJECT, Site.objects.get(short_name="RUG-CIT"))
     assert not authorise(users["user"], Action.EDIT_OBJECT, Site.objects.get(short_name="RUG-CIT"))
+
+
+def test_vos_and_their_managers(demo):
+    from egiportal.models import VirtualOrganisation
+
+    vos = {vo.name: vo for vo in VirtualOrganisation.objects.with_members()}
+    assert set(vos) == {"fedcloud.egi.eu", "vo.access.egi.eu", "biomed"}
+    assert vos["fedcloud.egi.eu"].managers == ["Vida Vomanager"] and vos["fedcloud.egi.eu"].member_count == 3
+    vomanager = get_user_model().objects.get(username="vomanager")
+    assert vos["vo.access.egi.eu"].managed_by(vomanager) and not vos["biomed"].managed_by(vomanager)
+    assert load() and VirtualOrganisation.objects.count() == 3  # idempotent
 
 
 def test_wlcg_only_where_the_parent_has_it(demo):

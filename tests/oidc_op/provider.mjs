@@ -109,6 +109,7 @@ const provider = new Provider(ISSUER, {
   pkce: { required: () => false }, // S256 accepted when sent, not forced on the confidential client
   clientBasedCORS: () => false,
   cookies: { keys: ['local-op-test-cookie-key-not-a-secret'] },
+  clockTolerance: 0, // the default 15 s would keep an expired access token working at userinfo
   jwks: signingKeys(),
   ttl: {
     AccessToken: seconds(env.OP_ACCESS_TTL, 3600),

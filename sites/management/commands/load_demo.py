@@ -8,12 +8,14 @@ changes nothing but the downtimes' times, which move with the clock so that "pas
 import os
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from egiportal.models import Identity
+from egiportal import oidc
+from egiportal.models import Identity, VirtualOrganisation, VOMembership
 from endpoints.models import (
     Downtime,
     EndpointLocation,
@@ -213,6 +215,23 @@ USERS = {
     "ngimanager": ("Noor", "Manager", False, RoleType.NGI_OPS_MAN, "ngi", "NGI_NL", RoleStatus.GRANTED),
     "projectstaff": ("Pat", "Staff", False, RoleType.COD_STAFF, "project", "EGI", RoleStatus.GRANTED),
     "user": ("Uma", "User", False, RoleType.SITE_ADMIN, "site", "RUG-CIT", RoleStatus.PENDING),
+    "vomanager": ("Vida", "Vomanager", False, None, None, None, None),
+}
+# VOs and local memberships (username, roles, manager). With EGI Check-in, memberships come from the
+# users' entitlements at each login instead; these stand in for them (and show the administrators' override).
+VOS = {
+    "fedcloud.egi.eu": (
+        "The EGI Federated Cloud: access to the cloud sites of the federation",
+        [("vomanager", ["member"], True), ("user", ["member", "vm_operator"], False), ("siteadmin", ["member"], False)],
+    ),
+    "vo.access.egi.eu": (
+        "Pay-for-nothing access to EGI resources for researchers trying them out",
+        [("vomanager", ["member"], True), ("user", ["member"], False)],
+    ),
+    "biomed": (
+        "Biomedical research: medical imaging, bioinformatics and drug discovery",
+        [("siteadmin", ["member"], False)],
+    ),
 }
 
 
@@ -243,7 +262,9 @@ class DemoLoader:
             self.load_site(name)
         self.load_service_groups()
         self.load_downtimes()
-        return self.load_users()
+        logins = self.load_users()
+        self.load_vos()
+        return logins
 
     def load_ngis(self):
         for name, (country, description, ggus, scopes) in NGIS.items():
@@ -387,6 +408,16 @@ class DemoLoader:
             lines.append((username, self.grant(user, role_type, kind, entity, status)))
         return lines
 
+    def load_vos(self):
+        users = {u.username: u for u in get_user_model().objects.filter(username__in=USERS)}
+        for name, (description, members) in VOS.items():
+            vo = upsert(VirtualOrganisation, {"name": name}, description=description)
+            for username, roles, manager in members:
+                VOMembership.objects.update_or_create(
+                    user=users[username], vo=vo, source=VOMembership.Source.LOCAL,
+                    defaults={"roles": roles, "manager": manager},
+                )  # fmt: skip
+
     def load_api_token(self):
         """A fresh read-only portal token of SURF-CLOUD owned by siteadmin, to try the private PI methods."""
         owner = get_user_model().objects.get(username="siteadmin")
@@ -402,7 +433,8 @@ class DemoLoader:
 
     def grant(self, user, role_type, kind, entity, status):
         if role_type is None:
-            return "portal administrator (superuser)"
+            managed = sorted(name for name, (_, members) in VOS.items() if (user.username, ["member"], True) in members)
+            return "portal administrator (superuser)" if user.is_superuser else f"VO manager of {', '.join(managed)}"
         target = {"site": self.sites, "ngi": self.ngis, "project": self.projects}[kind][entity]
         role, _ = Role.objects.get_or_create(
             user=user, role_type=role_type, owned_entity=target.ownedentity_ptr, defaults={"status": status}
@@ -434,6 +466,13 @@ class Command(BaseCommand):
             f"\nGOCDB-compatible API: {url}gocdbpi/ ; private methods with this demo token of SURF-CLOUD:\n"
             f'  curl -H "Authorization: Bearer {token}" "{url}gocdbpi/private/?method=get_site&sitename=SURF-CLOUD"'
         )
+        if oidc.enabled():
+            self.stdout.write(f"\nLog in with EGI Check-in ({settings.OIDC_OP_ISSUER}) from {url}login/.")
+        else:
+            self.stdout.write(
+                "\nEGI Check-in login is off: set OIDC_OP_ISSUER, OIDC_RP_CLIENT_ID and OIDC_RP_CLIENT_SECRET (README),"
+                "\nor run `make demo-checkin` to try it with the local test provider."
+            )
         self.stdout.write(
             self.style.WARNING(
                 f"\nThe password '{PASSWORD}' is for a local demo only: never load demo data into a production database."
