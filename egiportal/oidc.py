@@ -417,6 +417,14 @@ class SessionRefresh(oidc_middleware.SessionRefresh):
     OIDC_OP_AUTHORIZATION_ENDPOINT = property(lambda self: get_setting("OIDC_OP_AUTHORIZATION_ENDPOINT"))
     OIDC_RP_CLIENT_ID = property(lambda self: settings.OIDC_RP_CLIENT_ID)
 
+    def process_request(self, request):
+        try:
+            return super().process_request(request)
+        except (requests.RequestException, SuspiciousOperation, ValueError) as exc:
+            # The provider is down: keep the session (the next page tries again) rather than fail the page.
+            log.warning("Check-in session renewal skipped: %s", exc)
+            return None
+
     def is_refreshable_url(self, request):
         if not enabled() or request.path.startswith(self.EXEMPT_PREFIXES):
             return False

@@ -348,6 +348,17 @@ def identify(request):
     return Caller()
 
 
+def client_dn(request):
+    """The verified client-certificate DN the front proxy passes (PI_CLIENT_DN_HEADER), in slash form;
+    "" when there is none or it is not a plausible DN."""
+    header = settings.PI_CLIENT_DN_HEADER
+    value = request.headers.get(header, "").strip() if header else ""
+    if not value:
+        return ""
+    value = slash_dn(value)
+    return "" if XML_ILLEGAL.search(value) or len(value) > 255 else value
+
+
 def slash_dn(dn):
     """An X.509 DN in GOCDB's slash form: RFC 2253 (`CN=x,O=y`, as proxies pass it) is reversed and
     unescaped (`\\,` and `\\XX` UTF-8 bytes); `emailAddress=` becomes `Email=` as GOCDB writes it."""

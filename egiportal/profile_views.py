@@ -18,6 +18,7 @@ from sites import services as site_services
 from . import services
 from .filtersets import VirtualOrganisationFilterSet
 from .models import APIToken, Identity, VirtualOrganisation, VOMembership, vo_name
+from .pi import client_dn
 from .tables import VOTable
 from .views import ObjectListView
 
@@ -35,8 +36,28 @@ class ProfileView(LoginRequiredMixin, View):
             "roles": site_services.roles_of(user),
             "tokens": APIToken.objects.filter(user=user),
             "checkin": oidc.enabled(),
+            "certificate": unlinked_certificate(request),
         }
         return render(request, "egiportal/profile/profile.html", context)
+
+
+def unlinked_certificate(request):
+    """The DN of the client certificate presented through the front proxy, if no account has it yet."""
+    dn = client_dn(request)
+    return dn if dn and not Identity.objects.filter(realm=Identity.Realm.X509, value=dn).exists() else ""
+
+
+class CertificateLinkView(LoginRequiredMixin, View):
+    """POST: link the client certificate presented with this request to the user's account."""
+
+    def post(self, request):
+        try:
+            services.link_certificate(request.user, client_dn(request))
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, "Your certificate is now linked to your account.")
+        return redirect(reverse("profile"))
 
 
 class IdentityUnlinkView(LoginRequiredMixin, View):

@@ -258,6 +258,26 @@ def unlink_identity(actor, identity):
     return locked
 
 
+@transaction.atomic
+def link_certificate(actor, dn):
+    """Link the X.509 DN of the certificate `actor` presents (as the front proxy verified it) to their
+    account, as GOCDB links identities; refused when the DN belongs to another account."""
+    from .models import Identity
+
+    if actor is None or not actor.is_authenticated or not dn:
+        raise PermissionDenied("Present a client certificate to link it.")
+    owner = Identity.objects.filter(realm=Identity.Realm.X509, value=dn).values_list("user_id", flat=True).first()
+    if owner is not None:
+        raise ValidationError(
+            "This certificate is already linked to your account."
+            if owner == actor.pk
+            else "This certificate is linked to another portal account; unlink it there first."
+        )
+    identity = Identity.objects.create(user=actor, realm=Identity.Realm.X509, value=dn)
+    audit.record(actor, AuditAction.CREATE, identity, None, None, "Identity linked (X.509)")
+    return identity
+
+
 # --- virtual organisations --------------------------------------------------------------------------
 
 

@@ -108,6 +108,10 @@ LOCAL_LOGIN = env_bool("LOCAL_LOGIN", True)
 AUTHENTICATION_BACKENDS = ["egiportal.oidc.CheckinBackend"] + (
     ["django.contrib.auth.backends.ModelBackend"] if LOCAL_LOGIN else []
 )
+# Behind a TLS proxy that sets X-Forwarded-Proto (and strips it from clients): absolute URLs, such as the
+# Check-in redirect URI, are https.
+if env_bool("BEHIND_TLS_PROXY"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SAMESITE = "Lax"  # "Strict" would drop the session on the provider's redirect back
 
 TEMPLATES = [

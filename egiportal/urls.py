@@ -22,6 +22,7 @@ urlpatterns = [
     path("logout/", OIDCLogoutView.as_view(), name="logout"),
     path("oidc/", include("mozilla_django_oidc.urls")),
     path("profile/", profile_views.ProfileView.as_view(), name="profile"),
+    path("profile/identities/certificate/", profile_views.CertificateLinkView.as_view(), name="certificate_link"),
     path("profile/identities/<int:pk>/unlink/", profile_views.IdentityUnlinkView.as_view(), name="identity_unlink"),
     path("vos/", profile_views.VOListView.as_view(), name="vo_list"),
     path("vos/<str:name>/", profile_views.VODetailView.as_view(), name="vo"),

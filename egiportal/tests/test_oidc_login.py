@@ -272,3 +272,12 @@ def test_a_wrong_nonce_or_a_forged_signature_is_refused(id_token):
     unsigned = jwt.encode(jwt.decode(id_token, options={"verify_signature": False}), key=None, algorithm="none")
     with pytest.raises(SuspiciousOperation):
         oidc.CheckinBackend().verify_token(unsigned, nonce="n-1")
+
+
+def test_pages_work_while_the_provider_is_down(live_server, checkin, settings):
+    settings.OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS = 1
+    session = log_in(live_server, "bob").session
+    time.sleep(1.5)
+    settings.OIDC_OP_ISSUER = "http://127.0.0.1:9"  # the renewal's discovery fails
+    page = session.get(f"{live_server.url}/profile/", timeout=10)
+    assert page.status_code == 200 and urlsplit(page.url).path == "/profile/"

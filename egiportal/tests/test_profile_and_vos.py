@@ -122,7 +122,7 @@ def test_link_button_only_where_checkin_is_configured(client, alice, settings):
     settings.OIDC_OP_ISSUER, settings.OIDC_RP_CLIENT_ID = "", ""
     body = client.get(reverse("profile")).content.decode()
     assert "Link another EGI Check-in identity" not in body
-    assert "linked by a portal administrator" in body
+    assert "ask a portal administrator" in body
     settings.OIDC_OP_ISSUER, settings.OIDC_RP_CLIENT_ID = "http://127.0.0.1:9", "portal"
     # Configured endpoints spare the session-refresh middleware a discovery request to this dead issuer.
     settings.OIDC_OP_AUTHORIZATION_ENDPOINT = "http://127.0.0.1:9/authorize"
@@ -230,6 +230,41 @@ def test_anonymous_unlink_is_sent_to_login(client, alice):
     response = client.post(reverse("identity_unlink", args=[identity.pk]))
     assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
     assert Identity.objects.filter(pk=identity.pk).exists()
+
+
+# --- linking the presented client certificate -----------------------------------------------------
+
+CERT_HEADER = "X-SSL-Client-S-DN"
+
+
+def test_the_certificate_presented_through_the_proxy_can_be_linked(client, bob, settings):
+    settings.PI_CLIENT_DN_HEADER = CERT_HEADER
+    headers = {CERT_HEADER: "CN=Bob Builder,O=Example,DC=example,DC=org"}
+    client.force_login(bob)
+    page = client.get(reverse("profile"), headers=headers).content.decode()
+    assert 'id="link-certificate"' in page and "/DC=org/DC=example/O=Example/CN=Bob Builder" in page
+    assert client.post(reverse("certificate_link"), headers=headers).status_code == 302
+    assert bob.identities.filter(realm=X509, value="/DC=org/DC=example/O=Example/CN=Bob Builder").exists()
+    entry = AuditLog.objects.get(content_type__model="identity")
+    assert entry.action == AuditAction.CREATE and entry.user == bob
+    # Linked now: no more offer. Without the proxy header there is nothing to link.
+    assert 'id="link-certificate"' not in client.get(reverse("profile"), headers=headers).content.decode()
+    assert 'id="link-certificate"' not in client.get(reverse("profile")).content.decode()
+
+
+def test_a_certificate_of_another_account_or_none_is_refused(client, alice, bob, settings):
+    settings.PI_CLIENT_DN_HEADER = CERT_HEADER
+    client.force_login(bob)
+    taken = {CERT_HEADER: "/DC=org/DC=example/CN=Alice Liddell"}
+    reply = client.post(reverse("certificate_link"), headers=taken, follow=True)
+    assert "linked to another portal account" in reply.content.decode()
+    assert not bob.identities.filter(realm=X509).exists()
+    assert client.post(reverse("certificate_link"), headers={CERT_HEADER: "CN=x\00y"}).status_code in (302, 403)
+    assert client.post(reverse("certificate_link")).status_code == 403
+    assert not bob.identities.filter(realm=X509).exists()
+    client.logout()
+    response = client.post(reverse("certificate_link"), headers={CERT_HEADER: "CN=Anon"})
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
 
 
 # --- the VO list and page -------------------------------------------------------------------------

@@ -173,3 +173,10 @@ def test_every_pi_method_answers_on_the_demo_data(client):
         root = etree.fromstring(body)
         assert root.tag == "results", (name, body[:200])
         assert len(root) or name in empty_by_design, name
+
+
+def test_the_demo_says_how_to_log_in_with_and_without_checkin(settings):
+    settings.OIDC_OP_ISSUER, settings.OIDC_RP_CLIENT_ID = "", ""
+    assert "make demo-checkin" in load()
+    settings.OIDC_OP_ISSUER, settings.OIDC_RP_CLIENT_ID = "http://127.0.0.1:9000", "portal"
+    assert "Log in with EGI Check-in (http://127.0.0.1:9000)" in load()
