@@ -281,3 +281,32 @@ def test_pages_work_while_the_provider_is_down(live_server, checkin, settings):
     settings.OIDC_OP_ISSUER = "http://127.0.0.1:9"  # the renewal's discovery fails
     page = session.get(f"{live_server.url}/profile/", timeout=10)
     assert page.status_code == 200 and urlsplit(page.url).path == "/profile/"
+
+
+@pytest.mark.parametrize(
+    "query, status, text",
+    [
+        ("error=access_denied&error_description=nope", 403, "refused the login (access_denied)"),
+        ("error=%3Cscript%3Ealert(1)%3C/script%3E", 403, "&lt;script&gt;"),
+        ("code=forged&state=unknown", 403, "could not be completed"),  # no login was started here
+        ("", 403, "could not be completed"),
+    ],
+)
+def test_hostile_callbacks_are_refused_cleanly(client, checkin, query, status, text):
+    reply = client.get(f"/oidc/callback/?{query}")
+    assert reply.status_code == status and text in reply.content.decode()
+    assert not User.objects.exists()
+
+
+def test_a_callback_with_an_unknown_state_is_a_400(client, checkin):
+    client.get("/oidc/authenticate/")  # a login in progress: the session holds its state
+    reply = client.get("/oidc/callback/?code=forged&state=not-the-one")
+    assert reply.status_code == 400 and not User.objects.exists()
+
+
+def test_a_forged_code_is_refused(client, checkin):
+    start = client.get("/oidc/authenticate/")
+    state = parse_qs(urlsplit(start["Location"]).query)["state"][0]
+    reply = client.get(f"/oidc/callback/?code=forged&state={state}")
+    assert reply.status_code == 403 and "could not be reached or gave an answer" in reply.content.decode()
+    assert not User.objects.exists()
