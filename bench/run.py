@@ -6,6 +6,7 @@ times N requests per page through Django's test client in-process, counting quer
 
     .venv/bin/python bench/run.py [--sites 3500] [--seed 1] [--requests 30] [--reseed]
 
+The portal starts as under the WSGI server (egiportal/wsgi.py: everything imported, then gc.freeze).
 Measured: the busiest browser pages; the REST API's lists of 100 services and sites (full and brief) and
 a bulk create of 1,000 service properties; the PI's first pages and its unpaged replies.
 """
@@ -369,9 +370,13 @@ def main():
     from django.test import Client
 
     if args.full:
+        import egiportal.wsgi  # noqa: F401 (starts as the WSGI server does: gc.freeze after loading)
+
         return full_pi(args.full)
     call_command("migrate", verbosity=0, interactive=False)
     print(seed(args))
+    import egiportal.wsgi  # noqa: F401 (starts as the WSGI server does: gc.freeze after loading)
+
     client = Client(raise_request_exception=False)
     results = [(label, path, measure(client, path, args.requests) if path else None) for label, path in pages()]
     report(results, args.requests)

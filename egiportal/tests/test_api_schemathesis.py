@@ -12,6 +12,7 @@ import pytest
 import schemathesis
 from django.core.cache import cache
 from django.core.signals import request_finished, request_started
+from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections, transaction
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -19,7 +20,6 @@ from schemathesis.specs.openapi.checks import response_schema_conformance, statu
 
 from egiportal import services
 from egiportal.testing import NGIFactory, ProjectFactory, SiteFactory, UserFactory, egi_scope
-from egiportal.wsgi import application
 from sites.models import Scope
 
 # Generated requests per operation, and the seed: fixed, so a CI run is reproducible; set
@@ -36,7 +36,8 @@ CONFIG = schemathesis.Config.from_dict(
         "phases": {"coverage": {"enabled": False}, "examples": {"enabled": False}, "stateful": {"enabled": False}},
     }
 )
-schema = schemathesis.openapi.from_wsgi("/api/v1/schema/", application, config=CONFIG)
+# Not egiportal.wsgi: that module freezes the garbage collector, which a test process should not do.
+schema = schemathesis.openapi.from_wsgi("/api/v1/schema/", get_wsgi_application(), config=CONFIG)
 
 
 @pytest.fixture
