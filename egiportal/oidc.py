@@ -426,7 +426,9 @@ class SessionRefresh(oidc_middleware.SessionRefresh):
             return None
 
     def is_refreshable_url(self, request):
-        if not enabled() or request.path.startswith(self.EXEMPT_PREFIXES):
+        # htmx fragments are fetched in the background, where a redirect to the provider cannot work;
+        # the next full page renews the session instead.
+        if not enabled() or request.path.startswith(self.EXEMPT_PREFIXES) or "HX-Request" in request.headers:
             return False
         backend = request.session.get(BACKEND_SESSION_KEY)
         return backend == "egiportal.oidc.CheckinBackend" and super().is_refreshable_url(request)

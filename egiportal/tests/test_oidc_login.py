@@ -154,6 +154,11 @@ def test_silent_refresh_after_expiry(live_server, checkin, settings):
     assert again.status_code == 200 and urlsplit(again.url).path == "/profile/"
     assert any(url.startswith(checkin.issuer) and "prompt=none" in url for url in hops), hops
     assert any("/oidc/callback/" in url for url in hops)
+    # Background (htmx) requests and the APIs are not sent to the provider.
+    time.sleep(1.5)
+    for path, headers in (("/profile/", {"HX-Request": "true"}), ("/api/v1/users/me/", {})):
+        quiet = response.session.get(f"{live_server.url}{path}", headers=headers, allow_redirects=False, timeout=10)
+        assert quiet.status_code == 200, path
 
 
 def test_silent_refresh_without_a_provider_session_asks_to_log_in_again(live_server, checkin, settings):
