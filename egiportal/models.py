@@ -64,6 +64,14 @@ class Identity(models.Model):
         return cls.Realm.X509 if credential_kind == "X.509" else cls.Realm.CHECKIN
 
 
+# Descriptions are shown in lists: one line, and no invisible or direction-changing characters that
+# could make one token pass for another.
+single_line = RegexValidator(
+    r"^[^\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]*\Z",
+    "Use a single line without control or invisible formatting characters.",
+)
+
+
 vo_name = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}\Z", "A VO name is made of letters, digits, dots, hyphens and underscores."
 )
@@ -101,7 +109,7 @@ class VirtualOrganisation(models.Model):
     """
 
     name = models.CharField(max_length=255, unique=True, validators=[vo_name])
-    description = models.CharField(max_length=500, blank=True, validators=[v.free_text])
+    description = models.CharField(max_length=500, blank=True, validators=[v.free_text, single_line])
     created = models.DateTimeField(auto_now_add=True)
 
     objects = VirtualOrganisationQuerySet.as_manager()
@@ -285,14 +293,6 @@ class AuditLog(models.Model):
         before, after = self.before or {}, self.after or {}
         keys = sorted(set(before) | set(after))
         return [(k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)]
-
-
-# Descriptions are shown in lists: one line, and no invisible or direction-changing characters that
-# could make one token pass for another.
-single_line = RegexValidator(
-    r"^[^\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]*\Z",
-    "Use a single line without control or invisible formatting characters.",
-)
 
 
 class APITokenQuerySet(models.QuerySet):

@@ -7,6 +7,7 @@ of queries whatever the number of rows. A user only ever reaches their own ident
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -90,17 +91,37 @@ class VOListView(ObjectListView):
 
 
 class VODetailView(View):
-    """A VO: its description, managers and number of members; a logged-in member also sees their roles."""
+    """A VO: its description, managers and number of members; a logged-in member also sees their roles.
+    Its managers may change the description here (POST)."""
 
-    def get(self, request, name):
+    template_name = "egiportal/vos/detail.html"
+
+    def get_vo(self, name):
         # Names outside the VO name syntax (NUL, "..", too long) cannot exist; refused before any query,
         # as PostgreSQL would raise on a NUL character.
         try:
             vo_name(name)
         except ValidationError:
             raise Http404("No such VO.") from None
-        vo = get_object_or_404(VirtualOrganisation.objects.with_members(), name=name)
+        return get_object_or_404(VirtualOrganisation.objects.with_members(), name=name)
+
+    def get(self, request, name):
+        return self.render_page(request, self.get_vo(name))
+
+    def post(self, request, name):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        vo = self.get_vo(name)
+        try:
+            services.update_vo(request.user, vo, {"description": request.POST.get("description", "")})
+        except ValidationError as exc:
+            vo.description = request.POST.get("description", "")
+            return self.render_page(request, vo, errors=exc.messages, status=400)
+        messages.success(request, f"The description of {vo} was saved.")
+        return redirect(vo.get_absolute_url())
+
+    def render_page(self, request, vo, errors=(), status=200):
         mine = vo.memberships.filter(user=request.user) if request.user.is_authenticated else []
         managers = list(dict.fromkeys(row.user for row in vo.manager_rows))  # a user may manage from both sources
-        context = {"vo": vo, "managers": managers, "mine": mine}
-        return render(request, "egiportal/vos/detail.html", context)
+        context = {"vo": vo, "managers": managers, "mine": mine, "can_edit": vo.managed_by(request.user)}
+        return render(request, self.template_name, {**context, "errors": errors}, status=status)

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from egiportal import services
 from egiportal.choices import AuditAction
-from egiportal.models import APIToken, AuditLog, Identity, VirtualOrganisation, VOMembership
+from egiportal.models import APIToken, AuditLog, Identity, User, VirtualOrganisation, VOMembership
 from egiportal.testing import NGIFactory, ServiceGroupFactory, SiteFactory, UserFactory, grant
 from sites.choices import RoleStatus
 
@@ -382,6 +382,28 @@ def test_vo_page_query_count_is_fixed(client, biomed, django_assert_max_num_quer
         member(UserFactory(), "biomed", manager=True)
     with django_assert_max_num_queries(few):
         client.get(reverse("vo", args=["biomed"]))
+
+
+def test_vo_managers_edit_the_description_others_cannot(client, biomed):
+    url = reverse("vo", args=["biomed"])
+    carol, erin = User.objects.get(username="carol"), User.objects.get(username="erin")
+    assert 'id="vo-description"' not in client.get(url).content.decode()
+    response = client.post(url, {"description": "Anonymous"})
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+    client.force_login(erin)  # a member, not a manager
+    assert 'id="vo-description"' not in client.get(url).content.decode()
+    assert client.post(url, {"description": "Member's"}).status_code == 403
+    client.force_login(carol)
+    assert 'id="vo-description"' in client.get(url).content.decode()
+    for bad in ("x" * 501, "bad\x00", "line\nbreak"):
+        response = client.post(url, {"description": bad})
+        assert response.status_code == 400 and 'role="alert"' in response.content.decode(), bad
+    assert VirtualOrganisation.objects.get(name="biomed").description == "Biomedical research"
+    assert not AuditLog.objects.filter(object_repr="biomed").exists()
+    assert client.post(url, {"description": "Medical imaging and drug discovery"}).status_code == 302
+    assert VirtualOrganisation.objects.get(name="biomed").description == "Medical imaging and drug discovery"
+    assert AuditLog.objects.get(object_repr="biomed").user == carol
+    assert client.post(reverse("vo", args=["no.such.vo"]), {"description": "x"}).status_code == 404
 
 
 # --- admin ----------------------------------------------------------------------------------------
