@@ -49,3 +49,23 @@ def oidc_op_standalone():
     """A local OP for token-only tests: nobody listens on its redirect URI, LocalOP.tokens() never fetches it."""
     with _local_op(["http://127.0.0.1:9/oidc/callback/"], ["http://127.0.0.1:9/"]) as op:
         yield op
+
+
+def use_provider(settings, op):
+    """Point the portal at a local provider as at Check-in: the issuer and the client, nothing else."""
+    settings.OIDC_OP_ISSUER = op.issuer
+    settings.OIDC_RP_CLIENT_ID = op.client_id
+    settings.OIDC_RP_CLIENT_SECRET = op.client_secret
+    return op
+
+
+@pytest.fixture
+def checkin(settings, oidc_op):
+    """The portal configured for the local provider of the live server (login tests)."""
+    return use_provider(settings, oidc_op)
+
+
+@pytest.fixture
+def checkin_api(settings, oidc_op_standalone):
+    """The portal configured for a local provider that only issues tokens (API tests)."""
+    return use_provider(settings, oidc_op_standalone)

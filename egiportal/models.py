@@ -13,6 +13,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
+from django.urls import reverse
 from django.utils import timezone
 
 from . import validators as v
@@ -122,8 +123,6 @@ class VirtualOrganisation(models.Model):
         return self.name
 
     def get_absolute_url(self):
-        from django.urls import reverse
-
         return reverse("vo", args=[self.name])
 
     def managed_by(self, user):
@@ -134,9 +133,14 @@ class VirtualOrganisation(models.Model):
         return user.is_superuser or self.memberships.filter(user=user, manager=True).exists()
 
     @property
+    def manager_users(self):
+        """The managers, each once (one may manage from both sources), from `with_members()`."""
+        return list(dict.fromkeys(m.user for m in self.manager_rows))
+
+    @property
     def managers(self):
-        """The managers' names, each once, from `with_members()`."""
-        return list(dict.fromkeys(str(m.user) for m in self.manager_rows))
+        """The managers' names."""
+        return [str(user) for user in self.manager_users]
 
 
 class VOMembership(models.Model):

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from . import oidc
+from .models import Identity
 from .pixml import XML_ILLEGAL, document, element, escape_text, sub
 
 CHUNK = 2000  # root entities fetched, with their children, per batch when streaming (500 took 30% longer)
@@ -331,16 +332,11 @@ def identify(request):
             user, subject = oidc.bearer_user(token)
             kind = APICredential.Kind.OIDC
             return Caller(subject, kind, APICredential.objects.matching(kind, subject), user)
-    for kind, header in (
-        (APICredential.Kind.X509, settings.PI_CLIENT_DN_HEADER),
-        (APICredential.Kind.OIDC, settings.PI_OIDC_SUBJECT_HEADER),
-    ):
-        value = request.headers.get(header, "").strip() if header else ""
+    for kind in (APICredential.Kind.X509, APICredential.Kind.OIDC):
+        value = proxy_identity(request, kind)
+        if value is None:
+            return Caller()  # no DN or subject holds control characters; the database refuses NUL
         if value:
-            if kind == APICredential.Kind.X509:
-                value = slash_dn(value)
-            if XML_ILLEGAL.search(value) or len(value) > 255:
-                return Caller()  # no DN or subject holds control characters; the database refuses NUL
             return Caller(value, kind, APICredential.objects.matching(kind, value), user_with_identity(kind, value))
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
@@ -348,15 +344,18 @@ def identify(request):
     return Caller()
 
 
-def client_dn(request):
-    """The verified client-certificate DN the front proxy passes (PI_CLIENT_DN_HEADER), in slash form;
-    "" when there is none or it is not a plausible DN."""
-    header = settings.PI_CLIENT_DN_HEADER
+def proxy_identity(request, kind):
+    """The client-certificate DN (in slash form) or OIDC subject that the front proxy passes in the header
+    named by PI_CLIENT_DN_HEADER or PI_OIDC_SUBJECT_HEADER: "" when there is none, None when the value
+    cannot be a DN or subject."""
+    x509 = kind == Identity.Realm.X509  # the same value as APICredential.Kind.X509
+    header = settings.PI_CLIENT_DN_HEADER if x509 else settings.PI_OIDC_SUBJECT_HEADER
     value = request.headers.get(header, "").strip() if header else ""
     if not value:
         return ""
-    value = slash_dn(value)
-    return "" if XML_ILLEGAL.search(value) or len(value) > 255 else value
+    if x509:
+        value = slash_dn(value)
+    return None if XML_ILLEGAL.search(value) or len(value) > 255 else value
 
 
 def slash_dn(dn):
@@ -378,8 +377,6 @@ def _rdn_unescape(text):
 
 
 def user_with_identity(kind, value):
-    from egiportal.models import Identity
-
     identity = Identity.objects.filter(realm=Identity.realm_for(kind), value=value).select_related("user").first()
     return identity.user if identity else None
 

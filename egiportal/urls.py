@@ -6,7 +6,7 @@ from endpoints import pi as endpoints_pi
 from endpoints import pi_write
 from sites import pi as sites_pi
 
-from . import account_views, pi, profile_views, token_views, views
+from . import account_views, pi, token_views, views
 
 handler403 = "egiportal.views.forbidden"
 
@@ -21,11 +21,11 @@ urlpatterns = [
     # One logout for both kinds of session: a Check-in one also ends at the provider (OIDC_OP_LOGOUT_URL_METHOD).
     path("logout/", OIDCLogoutView.as_view(), name="logout"),
     path("oidc/", include("mozilla_django_oidc.urls")),
-    path("profile/", profile_views.ProfileView.as_view(), name="profile"),
-    path("profile/identities/certificate/", profile_views.CertificateLinkView.as_view(), name="certificate_link"),
-    path("profile/identities/<int:pk>/unlink/", profile_views.IdentityUnlinkView.as_view(), name="identity_unlink"),
-    path("vos/", profile_views.VOListView.as_view(), name="vo_list"),
-    path("vos/<str:name>/", profile_views.VODetailView.as_view(), name="vo"),
+    path("profile/", account_views.ProfileView.as_view(), name="profile"),
+    path("profile/identities/certificate/", account_views.CertificateLinkView.as_view(), name="certificate_link"),
+    path("profile/identities/<int:pk>/unlink/", account_views.IdentityUnlinkView.as_view(), name="identity_unlink"),
+    path("vos/", account_views.VOListView.as_view(), name="vo_list"),
+    path("vos/<str:name>/", account_views.VODetailView.as_view(), name="vo"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("egiportal.api.urls")),
     path("tokens/", token_views.TokenListView.as_view(), name="api_tokens"),

@@ -23,19 +23,10 @@ GOCDB = "urn:mace:egi.eu:res:gocdb#aai.egi.eu"
 
 
 @pytest.fixture
-def checkin(settings, oidc_op_standalone):
-    op = oidc_op_standalone
-    settings.OIDC_OP_ISSUER = op.issuer
-    settings.OIDC_RP_CLIENT_ID = op.client_id
-    settings.OIDC_RP_CLIENT_SECRET = op.client_secret
-    return op
-
-
-@pytest.fixture
-def tokens(checkin):
+def tokens(checkin_api):
     """A real access token per test account (a code flow each); new ones for every test, as the
     portal remembers a token's user for OIDC_USERINFO_CACHE_SECONDS."""
-    return {login: checkin.tokens(login, f"{login}-pw")["access_token"] for login in ("alice", "bob", "carol")}
+    return {login: checkin_api.tokens(login, f"{login}-pw")["access_token"] for login in ("alice", "bob", "carol")}
 
 
 def bearer(token):
@@ -50,7 +41,7 @@ def vo_id(name):
     return VirtualOrganisation.objects.get(name=name).pk
 
 
-def test_a_token_maps_to_the_same_user_as_the_browser_login(client, checkin, tokens):
+def test_a_token_maps_to_the_same_user_as_the_browser_login(client, checkin_api, tokens):
     reply = call(client, "GET", ME, tokens["alice"])
     assert reply.status_code == 200, reply.content
     me = reply.json()
@@ -64,7 +55,7 @@ def test_a_token_maps_to_the_same_user_as_the_browser_login(client, checkin, tok
     assert User.objects.filter(identities__value=claims["sub"]).count() == 1
 
 
-def test_vo_manager_may_edit_and_list_members_a_member_may_not(client, checkin, tokens):
+def test_vo_manager_may_edit_and_list_members_a_member_may_not(client, checkin_api, tokens):
     call(client, "GET", ME, tokens["bob"])  # bob's first use makes his account
     vo = f"{VOS}{call(client, 'GET', VOS + '?name=vo.example.org', tokens['alice']).json()['results'][0]['id']}/"
     change = {"description": "Example VO for the tests"}
@@ -103,7 +94,7 @@ def test_vo_list_is_public_filtered_and_has_a_fixed_query_count(client, django_a
         assert api(client, "GET", f"{VOS}?{bad}").status_code == 400, bad
 
 
-def test_vo_writes_refuse_other_fields_and_bad_values(client, checkin, tokens):
+def test_vo_writes_refuse_other_fields_and_bad_values(client, checkin_api, tokens):
     call(client, "GET", ME, tokens["alice"])
     vo = f"{VOS}{vo_id('vo.example.org')}/"
     for body in ({"name": "renamed.example.org"}, {"description": "x" * 501}, {"description": "bad\x00"}):
@@ -122,21 +113,21 @@ def test_vo_writes_refuse_other_fields_and_bad_values(client, checkin, tokens):
         "Bearer " + "x" * 9000,
     ],
 )
-def test_a_bad_token_is_401(client, checkin, header):
+def test_a_bad_token_is_401(client, checkin_api, header):
     reply = client.get(ME, headers={"Authorization": header})
     assert reply.status_code == 401, reply.content
     assert reply.json()["detail"]
 
 
-def test_a_non_ascii_token_is_401(client, checkin):
+def test_a_non_ascii_token_is_401(client, checkin_api):
     reply = client.get(ME, HTTP_AUTHORIZATION="Bearer t\u00f6ken".encode().decode("latin-1"))
     assert reply.status_code == 401
 
 
-def test_a_revoked_token_is_401_once_the_cache_has_expired(client, checkin, settings):
-    token = checkin.tokens("bob", "bob-pw")["access_token"]
+def test_a_revoked_token_is_401_once_the_cache_has_expired(client, checkin_api, settings):
+    token = checkin_api.tokens("bob", "bob-pw")["access_token"]
     assert call(client, "GET", ME, token).status_code == 200
-    checkin.revoke(token)
+    checkin_api.revoke(token)
     # Remembered for OIDC_USERINFO_CACHE_SECONDS: the price of not asking the provider at every call.
     assert call(client, "GET", ME, token).status_code == 200
     cache.delete(oidc._cache_key("bearer", token))  # as when OIDC_USERINFO_CACHE_SECONDS have passed
@@ -153,16 +144,16 @@ def test_an_expired_token_is_401(client, settings):
         assert call(client, "GET", ME, token).status_code == 401
 
 
-def test_introspection_mode(client, checkin, settings):
+def test_introspection_mode(client, checkin_api, settings):
     settings.OIDC_INTROSPECT = True
     settings.OIDC_USERINFO_CACHE_SECONDS = 0
-    token = checkin.tokens("bob", "bob-pw")["access_token"]
+    token = checkin_api.tokens("bob", "bob-pw")["access_token"]
     assert call(client, "GET", ME, token).status_code == 200
-    checkin.revoke(token)
+    checkin_api.revoke(token)
     assert call(client, "GET", ME, token).status_code == 401
 
 
-def test_a_valid_token_without_the_required_entitlement_is_403(client, checkin, tokens, settings):
+def test_a_valid_token_without_the_required_entitlement_is_403(client, checkin_api, tokens, settings):
     settings.OIDC_REQUIRED_ENTITLEMENT = GOCDB
     settings.OIDC_USERINFO_CACHE_SECONDS = 0
     reply = call(client, "GET", ME, tokens["carol"])
@@ -194,7 +185,7 @@ def body(response):
     return b"".join(response.streaming_content) if response.streaming else response.content
 
 
-def test_pi_private_methods_take_checkin_tokens(client, checkin, tokens):
+def test_pi_private_methods_take_checkin_tokens(client, checkin_api, tokens):
     site = SiteFactory(short_name="PI-SITE")
     # A role-less user is identified but may not read personal data (GOCDB's reply, HTTP 200).
     denied = pi(client, "get_user", tokens["bob"])
@@ -209,7 +200,7 @@ def test_pi_private_methods_take_checkin_tokens(client, checkin, tokens):
     assert contacts.status_code == 200 and b"<SITE " in body(contacts)
 
 
-def test_pi_refuses_a_bad_token_with_401(client, checkin):
+def test_pi_refuses_a_bad_token_with_401(client, checkin_api):
     reply = pi(client, "get_user", "not-a-token")
     assert reply.status_code == 401 and reply["WWW-Authenticate"].startswith("Bearer")
     assert client.get("/gocdbpi/public/?method=get_site", headers=bearer("not-a-token")).status_code == 401

@@ -10,14 +10,6 @@ from .test_browser import page  # noqa: F401 (the Playwright page fixture on the
 GOCDB = "urn:mace:egi.eu:res:gocdb#aai.egi.eu"
 
 
-@pytest.fixture
-def checkin(settings, oidc_op):
-    settings.OIDC_OP_ISSUER = oidc_op.issuer
-    settings.OIDC_RP_CLIENT_ID = oidc_op.client_id
-    settings.OIDC_RP_CLIENT_SECRET = oidc_op.client_secret
-    return oidc_op
-
-
 def sign_in_at_provider(page, issuer, login, password):  # noqa: F811
     page.wait_for_url(f"{issuer}/interaction/**")
     page.fill("#username", login)

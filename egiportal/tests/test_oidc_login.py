@@ -25,15 +25,6 @@ def sub(login):
     return ACCOUNTS[login]["claims"]["sub"]
 
 
-@pytest.fixture
-def checkin(settings, oidc_op):
-    """The portal configured for the local provider, as for Check-in: only issuer and client."""
-    settings.OIDC_OP_ISSUER = oidc_op.issuer
-    settings.OIDC_RP_CLIENT_ID = oidc_op.client_id
-    settings.OIDC_RP_CLIENT_SECRET = oidc_op.client_secret
-    return oidc_op
-
-
 def log_in(live_server, login, password=None, next_path="/profile/", session=None):
     """Log `login` in from the portal's "Log in with EGI Check-in" link; the final response."""
     session = session or requests.Session()
