@@ -135,12 +135,12 @@ def test_a_revoked_token_is_401_once_the_cache_has_expired(client, checkin_api, 
 
 
 def test_an_expired_token_is_401(client, settings):
-    with LocalOP(["http://127.0.0.1:9/oidc/callback/"], access_ttl=1) as op:
+    with LocalOP(["http://127.0.0.1:9/oidc/callback/"], access_ttl=4) as op:  # whole seconds: it lives 3 to 4 s
         settings.OIDC_OP_ISSUER, settings.OIDC_RP_CLIENT_ID = op.issuer, op.client_id
         settings.OIDC_RP_CLIENT_SECRET, settings.OIDC_USERINFO_CACHE_SECONDS = op.client_secret, 0
         token = op.tokens("bob", "bob-pw")["access_token"]
         assert call(client, "GET", ME, token).status_code == 200
-        time.sleep(2.1)
+        time.sleep(4.5)
         assert call(client, "GET", ME, token).status_code == 401
 
 
