@@ -18,7 +18,7 @@ from django.views import View
 
 from sites import services as site_services
 
-from . import oidc, services
+from . import oidc, permissions, services
 from .filtersets import VirtualOrganisationFilterSet
 from .models import APIToken, Identity, VirtualOrganisation, VOMembership, vo_name
 from .pi import proxy_identity
@@ -135,5 +135,10 @@ class VODetailView(View):
 
     def render_page(self, request, vo, errors=(), status=200):
         mine = vo.memberships.filter(user=request.user) if request.user.is_authenticated else []
-        context = {"vo": vo, "managers": vo.manager_users, "mine": mine, "can_edit": vo.managed_by(request.user)}
+        context = {
+            "vo": vo,
+            "managers": vo.manager_users,
+            "mine": mine,
+            "can_edit": permissions.authorise(request.user, permissions.EDIT, vo),
+        }
         return render(request, self.template_name, {**context, "errors": errors}, status=status)

@@ -16,6 +16,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
+from . import permissions
 from . import validators as v
 from .choices import AuditAction
 
@@ -27,6 +28,8 @@ class User(AbstractUser):
     """
 
     telephone = models.CharField(max_length=255, blank=True)
+
+    owner_path = "pk"  # each user sees their own account (permissions.OwnerGrants)
 
     def __str__(self):
         return self.get_full_name() or self.username
@@ -48,6 +51,7 @@ class Identity(models.Model):
         CHECKIN = "EGI Check-in"
 
     user = models.ForeignKey("User", on_delete=models.CASCADE, related_name="identities")
+    owner_path = "user"
     realm = models.CharField(max_length=32, choices=Realm.choices)
     value = models.CharField(max_length=255)
 
@@ -65,6 +69,13 @@ class Identity(models.Model):
         return cls.Realm.X509 if credential_kind == "X.509" else cls.Realm.CHECKIN
 
 
+class PortalQuerySet(models.QuerySet):
+    """QuerySet with the one permission question of the portal (egiportal.permissions)."""
+
+    def visible_to(self, user, action=permissions.VIEW):
+        return permissions.visible_to(self, user, action)
+
+
 # Descriptions are shown in lists: one line, and no invisible or direction-changing characters that
 # could make one token pass for another.
 single_line = RegexValidator(
@@ -78,11 +89,7 @@ vo_name = RegexValidator(
 )
 
 
-class VirtualOrganisationQuerySet(models.QuerySet):
-    def visible_to(self, user, action="view"):
-        """VOs are public; changes are checked by VirtualOrganisation.managed_by."""
-        return self
-
+class VirtualOrganisationQuerySet(PortalQuerySet):
     def with_members(self):
         """With `member_count` (distinct users: one may hold a Check-in and a local row) and
         `manager_rows` (the manager memberships, with their users), at a fixed query cost."""
@@ -115,6 +122,10 @@ class VirtualOrganisation(models.Model):
 
     objects = VirtualOrganisationQuerySet.as_manager()
 
+    # Public; its managers may change it (permissions.VOGrants).
+    public = True
+    vo_path = "pk"
+
     class Meta:
         ordering = ["name"]
         verbose_name = "virtual organisation"
@@ -124,13 +135,6 @@ class VirtualOrganisation(models.Model):
 
     def get_absolute_url(self):
         return reverse("vo", args=[self.name])
-
-    def managed_by(self, user):
-        """Whether `user` manages this VO (from Check-in or by an administrator's override), or is a
-        portal administrator."""
-        if user is None or not user.is_authenticated or not user.is_active:
-            return False
-        return user.is_superuser or self.memberships.filter(user=user, manager=True).exists()
 
     @property
     def manager_users(self):
@@ -172,28 +176,6 @@ class VOMembership(models.Model):
         return f"{self.user} in {self.vo}"
 
 
-class PortalQuerySet(models.QuerySet):
-    """QuerySet with the one permission question of the portal: `visible_to(user, action)`.
-
-    Topology is public, so "view" returns everything. Any other action returns the rows on which
-    one of the user's granted roles enables that action (specs/gocdb.md §5.3–§5.4); the model says
-    how to reach its owning entities through `role_paths()`.
-    """
-
-    def visible_to(self, user, action="view"):
-        if action == "view":
-            return self
-        if user is None or not user.is_authenticated or not user.is_active:
-            return self.none()
-        if user.is_superuser:
-            return self
-        condition = self.model.role_condition(user, action)
-        if condition is None:
-            return self.none()
-        # A subquery on pk keeps many-to-many paths (NGI -> projects) from duplicating rows.
-        return self.filter(pk__in=self.model.objects.filter(condition).values("pk"))
-
-
 def related_count(queryset, field):
     """COUNT of `queryset` rows whose `field` points at the outer row, as a correlated subquery.
 
@@ -211,31 +193,11 @@ class BaseModel(models.Model):
     last_updated = models.DateTimeField(auto_now=True)
 
     objects = PortalQuerySet.as_manager()
-
-    # The entity type whose actions govern this model ("site" for a service) and, per owning entity
-    # type, the ORM path from this model to that entity. See sites.roles.
-    role_target = None
-    role_paths = {}
+    # Private unless a model says otherwise (egiportal.permissions): topology is public.
+    public = False
 
     class Meta:
         abstract = True
-
-    @classmethod
-    def role_condition(cls, user, action):
-        """A Q matching rows on which `user` may perform `action`, or None if no role can."""
-        from sites.roles import role_types_for
-
-        condition = None
-        for entity_type, path in cls.role_paths.items():
-            role_types = role_types_for(action, cls.role_target, entity_type)
-            if not role_types:
-                continue
-            from sites.models import Role
-
-            held = Role.objects.filter(user=user, status=Role.Status.GRANTED, role_type__in=role_types)
-            term = Q(**{f"{path}__in": held.values("owned_entity_id")})
-            condition = term if condition is None else condition | term
-        return condition
 
     def snapshot(self):
         """The audited state: concrete fields, plus scopes and properties where the model has them."""
@@ -283,6 +245,8 @@ class AuditLog(models.Model):
     message = models.CharField(max_length=500, blank=True)
 
     objects = AuditLogQuerySet.as_manager()
+
+    public = True  # but for the entries of private models (AuditLogQuerySet)
 
     class Meta:
         ordering = ["-time", "-id"]
@@ -341,6 +305,8 @@ class APIToken(models.Model):
     revoked = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = APITokenQuerySet.as_manager()
+
+    owner_path = "user"  # private: only its owner sees it (permissions.OwnerGrants)
 
     class Meta:
         ordering = ["-id"]

@@ -8,17 +8,9 @@ from django.core.validators import RegexValidator
 from django.db import transaction
 from django.utils import timezone
 
-from . import audit, validators
+from . import audit, permissions, validators
 from .choices import AuditAction
 from .models import APIToken, Identity, User
-
-
-def require(actor, action, obj, reason):
-    """Raise PermissionDenied(reason) unless `actor` may perform `action` on `obj`."""
-    from sites.roles import authorise
-
-    if not authorise(actor, action, obj):
-        raise PermissionDenied(reason)
 
 
 def fresh_snapshot(obj):
@@ -78,7 +70,7 @@ def set_properties(actor, parent, pairs, overwrite=True):
 
     With `overwrite=False` existing keys keep their value. At most MAX_PROPERTIES_PER_ENTITY keys.
     """
-    require(actor, "edit", parent, f"You may not edit the properties of {parent}.")
+    permissions.require(actor, permissions.EDIT, parent, f"You may not edit the properties of {parent}.")
     model = parent.properties.model
     existing = {p.key: p for p in parent.properties.all()}
     before = parent.snapshot()
@@ -117,7 +109,7 @@ def set_properties(actor, parent, pairs, overwrite=True):
 
 @transaction.atomic
 def delete_properties(actor, parent, keys):
-    require(actor, "edit", parent, f"You may not edit the properties of {parent}.")
+    permissions.require(actor, permissions.EDIT, parent, f"You may not edit the properties of {parent}.")
     before = parent.snapshot()
     deleted, _ = parent.properties.filter(key__in=list(keys)).delete()
     if deleted:
@@ -286,8 +278,7 @@ def update_vo(actor, vo, changes):
     """Change a VO's description; only its managers (and portal administrators) may. Audited."""
     from .models import VirtualOrganisation
 
-    if not vo.managed_by(actor):
-        raise PermissionDenied(f"Only the managers of {vo} may change it.")
+    permissions.require(actor, permissions.EDIT, vo, f"Only the managers of {vo} may change it.")
     unknown = sorted(set(changes) - {"description"})
     if unknown:
         raise ValidationError({name: "This cannot be changed." for name in unknown})

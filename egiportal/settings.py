@@ -48,6 +48,14 @@ INSTALLED_APPS = [
     "endpoints",
 ]
 
+# Where the one permission question (egiportal.permissions) finds its grants: GOCDB roles on sites,
+# NGIs, projects and service groups; what is a user's own; VO membership and VO management.
+PORTAL_GRANT_SOURCES = (
+    "sites.roles.GOCDBRoles",
+    "egiportal.permissions.OwnerGrants",
+    "egiportal.permissions.VOGrants",
+)
+
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -12,9 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 from django_tables2 import RequestConfig
 
-from sites.roles import authorise
-
-from . import services
+from . import permissions, services
 from .filtersets import AuditLogFilterSet
 from .forms import PropertiesForm
 from .models import AuditLog
@@ -272,7 +270,7 @@ class PropertiesView(ObjectFormView):
     template_name = "egiportal/properties_edit.html"
 
     def check_permission(self, request, obj):
-        if not authorise(request.user, "edit", obj):
+        if not permissions.authorise(request.user, permissions.EDIT, obj):
             raise PermissionDenied(f"You may not edit the properties of {obj}.")
 
 

@@ -20,6 +20,8 @@ MONITORING_EXEMPT_TYPES = {"VOMS", "emi.ARGUS", "org.squid-cache.Squid"}
 class ServiceType(BaseModel):
     """A kind of service (org.openstack.nova, webdav, ARC-CE, ...)."""
 
+    public = True  # topology reads are public (egiportal.permissions)
+
     name = models.CharField(max_length=255, unique=True, validators=[v.entity_name])
     description = models.CharField(max_length=255, validators=[v.free_text])
     monitoring_exception = models.BooleanField(
@@ -42,6 +44,8 @@ class ServiceType(BaseModel):
 
 class Service(BaseModel):
     """A service ("service endpoint" in the PI): one host of one type at one site (§2.5)."""
+
+    public = True  # topology reads are public (egiportal.permissions)
 
     role_target = EntityKind.SITE
     role_paths = SITE_PATHS
@@ -76,6 +80,8 @@ class Service(BaseModel):
 
 class EndpointLocation(BaseModel):
     """An endpoint ("endpoint location") of a service: a named URL with an interface (§2.6)."""
+
+    public = True  # topology reads are public (egiportal.permissions)
 
     role_target = EntityKind.SITE
     role_paths = {k: f"service__{p}" for k, p in SITE_PATHS.items()}
@@ -137,6 +143,8 @@ class Downtime(BaseModel):
     GOCDB allows services of several sites in the database and forbids it in code; the `site`
     column makes the one-site rule structural and lets permission checks and lists use one join.
     """
+
+    public = True  # topology reads are public (egiportal.permissions)
 
     role_target = EntityKind.SITE
     role_paths = SITE_PATHS

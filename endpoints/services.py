@@ -14,10 +14,10 @@ from django.utils import timezone
 
 from egiportal import audit
 from egiportal.choices import AuditAction
+from egiportal.permissions import require
 from egiportal.services import (
     check_scopes,
     delete_audited,
-    require,
     save_audited,
 )
 from sites.choices import Action, RoleStatus, RoleType

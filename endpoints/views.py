@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.views import View
 from django_tables2 import RequestConfig
 
+from egiportal import permissions
 from egiportal.views import (
     ObjectDeleteView,
     ObjectDetailView,
@@ -19,7 +20,6 @@ from egiportal.views import (
 )
 from sites.choices import Action
 from sites.models import Site
-from sites.roles import authorise
 
 from . import services
 from .filtersets import (
@@ -73,7 +73,7 @@ class ServiceView(ObjectDetailView):
     def get_extra_context(self, request, obj):
         return {
             "downtimes": obj.downtimes.order_by("-start", "-id")[:20],
-            "can_edit": authorise(request.user, Action.EDIT_OBJECT, obj),
+            "can_edit": permissions.authorise(request.user, Action.EDIT_OBJECT, obj),
         }
 
 
@@ -95,11 +95,11 @@ class ServiceFormView(ObjectFormView):
 
     def check_permission(self, request, obj):
         if obj.pk is not None:
-            if not authorise(request.user, Action.EDIT_OBJECT, obj):
+            if not permissions.authorise(request.user, Action.EDIT_OBJECT, obj):
                 raise PermissionDenied(f"You may not edit service {obj}: you need a role on site {obj.site}.")
             return
         site = _param_object(request, "site", Site.objects.all())
-        if site is not None and not authorise(request.user, Action.SITE_ADD_SERVICE, site):
+        if site is not None and not permissions.authorise(request.user, Action.SITE_ADD_SERVICE, site):
             raise PermissionDenied(f"You may not add services to site {site}: you need a role on the site or its NGI.")
         if not Site.objects.visible_to(request.user, Action.SITE_ADD_SERVICE).exists():
             raise PermissionDenied("You hold no site or NGI role that allows adding a service.")
@@ -110,7 +110,7 @@ class ServiceDeleteView(ObjectDeleteView):
     delete_service = services.delete_service
 
     def check_permission(self, request, obj):
-        if not authorise(request.user, Action.EDIT_OBJECT, obj):
+        if not permissions.authorise(request.user, Action.EDIT_OBJECT, obj):
             raise PermissionDenied(f"You may not delete service {obj}: you need a role on its site.")
 
     def success_url(self, obj):
@@ -130,7 +130,7 @@ class EndpointView(ObjectDetailView):
     def get_extra_context(self, request, obj):
         return {
             "downtimes": obj.downtimes.order_by("-start", "-id")[:20],
-            "can_edit": authorise(request.user, Action.EDIT_OBJECT, obj),
+            "can_edit": permissions.authorise(request.user, Action.EDIT_OBJECT, obj),
         }
 
 
@@ -152,11 +152,11 @@ class EndpointFormView(ObjectFormView):
 
     def check_permission(self, request, obj):
         if obj.pk is not None:
-            if not authorise(request.user, Action.EDIT_OBJECT, obj):
+            if not permissions.authorise(request.user, Action.EDIT_OBJECT, obj):
                 raise PermissionDenied(f"You may not edit endpoint {obj}: you need a role on site {obj.service.site}.")
             return
         service = _param_object(request, "service", Service.objects.select_related("site", "service_type"))
-        if service is not None and not authorise(request.user, Action.EDIT_OBJECT, service):
+        if service is not None and not permissions.authorise(request.user, Action.EDIT_OBJECT, service):
             raise PermissionDenied(f"You may not add endpoints to service {service}: you need a role on its site.")
         if not Service.objects.visible_to(request.user, Action.EDIT_OBJECT).exists():
             raise PermissionDenied("You may edit no service, so you cannot add an endpoint.")
@@ -167,7 +167,7 @@ class EndpointDeleteView(ObjectDeleteView):
     delete_service = services.delete_endpoint
 
     def check_permission(self, request, obj):
-        if not authorise(request.user, Action.EDIT_OBJECT, obj):
+        if not permissions.authorise(request.user, Action.EDIT_OBJECT, obj):
             raise PermissionDenied(f"You may not delete endpoint {obj}: you need a role on its site.")
 
     def success_url(self, obj):
@@ -225,7 +225,7 @@ class DowntimeView(ObjectDetailView):
     template_name = "endpoints/downtime.html"
 
     def get_extra_context(self, request, obj):
-        can_edit_site = authorise(request.user, Action.EDIT_OBJECT, obj.site)
+        can_edit_site = permissions.authorise(request.user, Action.EDIT_OBJECT, obj.site)
         return {
             "allowed": services.allowed_downtime_actions(obj, can_edit_site),
             "state": downtime_state(obj),
@@ -248,7 +248,7 @@ class DowntimeFormView(ObjectFormView):
         return Downtime(site=get_object_or_404(Site, pk=site_id))
 
     def check_permission(self, request, obj):
-        if not authorise(request.user, Action.EDIT_OBJECT, obj.site):
+        if not permissions.authorise(request.user, Action.EDIT_OBJECT, obj.site):
             raise PermissionDenied(
                 f"You do not have permission over {obj.site}: a role on the site or its NGI is needed."
             )
@@ -291,7 +291,7 @@ class DowntimeEndView(LoginRequiredMixin, View):
 
     def get(self, request, pk):
         obj = get_object_or_404(Downtime.objects.select_related("site"), pk=pk)
-        if not authorise(request.user, Action.EDIT_OBJECT, obj.site):
+        if not permissions.authorise(request.user, Action.EDIT_OBJECT, obj.site):
             raise PermissionDenied(f"You do not have permission over {obj.site}.")
         return render(request, self.template_name, {"object": obj})
 
@@ -312,7 +312,7 @@ class DowntimeDeleteView(ObjectDeleteView):
 
     def get(self, request, pk):
         obj = self.get_object(request, pk)
-        if not authorise(request.user, Action.EDIT_OBJECT, obj.site):
+        if not permissions.authorise(request.user, Action.EDIT_OBJECT, obj.site):
             raise PermissionDenied(f"You do not have permission over {obj.site}.")
         return super().get(request, pk)
 
@@ -339,7 +339,7 @@ class ServiceGroupView(ObjectDetailView):
 
     def get_extra_context(self, request, obj):
         members = obj.services.select_related("site", "service_type").prefetch_related("scopes").order_by("hostname")
-        return {"members": members, "can_edit": authorise(request.user, Action.EDIT_OBJECT, obj)}
+        return {"members": members, "can_edit": permissions.authorise(request.user, Action.EDIT_OBJECT, obj)}
 
 
 class ServiceGroupFormView(ObjectFormView):
@@ -347,7 +347,7 @@ class ServiceGroupFormView(ObjectFormView):
     form_class = ServiceGroupForm
 
     def check_permission(self, request, obj):
-        if obj.pk and not authorise(request.user, Action.EDIT_OBJECT, obj):
+        if obj.pk and not permissions.authorise(request.user, Action.EDIT_OBJECT, obj):
             raise PermissionDenied(f"You may not edit service group {obj}: you are not one of its administrators.")
 
 
@@ -369,7 +369,7 @@ class ServiceGroupDeleteView(ObjectDeleteView):
 
     def get(self, request, pk):
         obj = self.get_object(request, pk)
-        if not authorise(request.user, Action.EDIT_OBJECT, obj):
+        if not permissions.authorise(request.user, Action.EDIT_OBJECT, obj):
             raise PermissionDenied(f"You may not delete service group {obj}.")
         return super().get(request, pk)
 
@@ -385,7 +385,7 @@ class ServiceGroupServicesView(LoginRequiredMixin, View):
 
     def group(self, request, pk):
         group = get_object_or_404(ServiceGroup, pk=pk)
-        if not authorise(request.user, Action.EDIT_OBJECT, group):
+        if not permissions.authorise(request.user, Action.EDIT_OBJECT, group):
             raise PermissionDenied(f"You may not change the services of service group {group}.")
         return group
 

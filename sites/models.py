@@ -20,6 +20,8 @@ class Scope(BaseModel):
     """A scope tag (EGI, wlcg, ...). Reserved scopes cascade top-down and only authorised people
     assign them (specs/gocdb.md §8)."""
 
+    public = True  # topology reads are public (egiportal.permissions)
+
     name = models.CharField(max_length=255, unique=True, validators=[v.scope_name])
     description = models.CharField(max_length=255, blank=True, validators=[v.free_text_optional])
     reserved = models.BooleanField(default=False)
@@ -51,6 +53,8 @@ class Country(models.Model):
 class OwnedEntity(BaseModel):
     """Common base of everything a role is held over; gives project, NGI, site and service group one
     id space, as GOCDB's OwnedEntities table does (§2.1)."""
+
+    public = True  # topology reads are public (egiportal.permissions)
 
     kind = models.CharField(max_length=16, choices=EntityKind.choices, editable=False)
 
@@ -185,6 +189,8 @@ class Site(OwnedEntity):
 class PropertyBase(BaseModel):
     """A custom key/value property of a parent entity; keys are unique per parent (§9)."""
 
+    public = True  # topology reads are public (egiportal.permissions)
+
     key = models.CharField(max_length=255, validators=[v.property_key])
     value = models.CharField(max_length=255, validators=[v.property_value])
 
@@ -211,6 +217,8 @@ class SiteProperty(PropertyBase):
 
 class CertificationStatusLog(models.Model):
     """One change of a site's certification status, with its reason (§2.12)."""
+
+    public = True  # topology reads are public (egiportal.permissions)
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="certification_log")
     old_status = models.CharField(max_length=16, blank=True)

@@ -21,15 +21,15 @@ from kombu.exceptions import OperationalError
 
 from egiportal import audit, validators
 from egiportal.choices import AuditAction
+from egiportal.permissions import require
 from egiportal.services import (
     check_scopes,
     delete_audited,
-    require,
     save_audited,
 )
 
 from .choices import Action, CertificationStatus, EntityKind, RoleStatus
-from .models import NGI, APICredential, CertificationStatusLog, OwnedEntity, Project, Role, Site
+from .models import APICredential, CertificationStatusLog, OwnedEntity, Role, Site
 from .roles import REQUESTABLE, role_types_for
 
 logger = logging.getLogger(__name__)
@@ -157,18 +157,6 @@ ROLE_RELATED = (
 )
 
 
-def entity_models():
-    """The concrete model of each entity kind that roles are held over."""
-    from endpoints.models import ServiceGroup
-
-    return {
-        EntityKind.PROJECT: Project,
-        EntityKind.NGI: NGI,
-        EntityKind.SITE: Site,
-        EntityKind.SERVICEGROUP: ServiceGroup,
-    }
-
-
 def _concrete(entity):
     return entity.concrete if type(entity) is OwnedEntity else entity
 
@@ -278,17 +266,7 @@ def revoke_role(actor, role):
 def pending_roles_for(user):
     """Every pending request `user` may decide (GRANT_ROLE on its entity; superusers: all), one query."""
     pending = Role.objects.filter(status=RoleStatus.PENDING).select_related(*ROLE_RELATED).order_by("created", "id")
-    if user is None or not user.is_authenticated or not user.is_active:
-        return pending.none()
-    if user.is_superuser:
-        return pending
-    condition = Q(pk__in=[])
-    for kind, model in entity_models().items():
-        if model.role_condition(user, Action.GRANT_ROLE) is None:
-            continue
-        decidable = model.objects.visible_to(user, Action.GRANT_ROLE).values("pk")
-        condition |= Q(owned_entity__kind=kind, owned_entity_id__in=decidable)
-    return pending.filter(condition)
+    return pending.visible_to(user, Action.GRANT_ROLE)
 
 
 def roles_of(user):

@@ -2,6 +2,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.urls import reverse
 
+from egiportal import permissions
 from egiportal.models import related_count
 from egiportal.views import (
     ObjectDeleteView,
@@ -17,7 +18,6 @@ from .choices import Action, RoleStatus
 from .filtersets import NGIFilterSet, ProjectFilterSet, ScopeFilterSet, SiteFilterSet
 from .forms import CertificationForm, SiteForm
 from .models import NGI, Project, Role, Scope, Site
-from .roles import authorise
 from .tables import NGITable, ProjectTable, ScopeTable, SiteTable
 
 SITE_LIST_QS = (
@@ -28,10 +28,12 @@ SITE_LIST_QS = (
 
 
 def contacts_of(user, entity):
-    """Granted role holders of `entity`, or None when `user` may not read personal data there."""
-    if not authorise(user, Action.READ_PERSONAL_DATA, entity):
+    """Granted role holders of `entity` as `user` may see them (Role visibility), or None when `user` may
+    not read personal data there (the page says who may)."""
+    if not permissions.authorise(user, Action.READ_PERSONAL_DATA, entity):
         return None
-    return Role.objects.filter(owned_entity=entity, status=RoleStatus.GRANTED).select_related("user")
+    granted = Role.objects.filter(owned_entity=entity, status=RoleStatus.GRANTED)
+    return granted.visible_to(user).select_related("user")
 
 
 class ProjectListView(ObjectListView):
@@ -63,7 +65,7 @@ class NGIView(ObjectDetailView):
         return {
             "sites": SiteTable(SITE_LIST_QS.filter(ngi=obj), request=request, orderable=False),
             "contacts": contacts_of(request.user, obj),
-            "can_add_site": authorise(request.user, Action.NGI_ADD_SITE, obj),
+            "can_add_site": permissions.authorise(request.user, Action.NGI_ADD_SITE, obj),
         }
 
 
@@ -93,9 +95,9 @@ class SiteView(ObjectDetailView):
             "downtimes": downtimes,
             "certification_log": obj.certification_log.all()[:20],
             "contacts": contacts_of(request.user, obj),
-            "can_edit": authorise(request.user, Action.EDIT_OBJECT, obj),
-            "can_certify": authorise(request.user, Action.SITE_EDIT_CERT_STATUS, obj),
-            "can_add_service": authorise(request.user, Action.SITE_ADD_SERVICE, obj),
+            "can_edit": permissions.authorise(request.user, Action.EDIT_OBJECT, obj),
+            "can_certify": permissions.authorise(request.user, Action.SITE_EDIT_CERT_STATUS, obj),
+            "can_add_service": permissions.authorise(request.user, Action.SITE_ADD_SERVICE, obj),
         }
 
 
@@ -111,7 +113,7 @@ class SiteFormView(ObjectFormView):
         if obj.pk is None:
             if not request.user.is_superuser and not NGI.objects.visible_to(request.user, Action.NGI_ADD_SITE).exists():
                 raise PermissionDenied("You hold no NGI role that allows adding a site.")
-        elif not authorise(request.user, Action.EDIT_OBJECT, obj):
+        elif not permissions.authorise(request.user, Action.EDIT_OBJECT, obj):
             raise PermissionDenied(f"You may not edit site {obj}: you need a role on the site or its NGI.")
 
 
@@ -133,7 +135,7 @@ class CertificationView(ObjectFormView):
     template_name = "sites/certification.html"
 
     def check_permission(self, request, obj):
-        if not authorise(request.user, Action.SITE_EDIT_CERT_STATUS, obj):
+        if not permissions.authorise(request.user, Action.SITE_EDIT_CERT_STATUS, obj):
             raise PermissionDenied(
                 f"You may not change the certification status of {obj}: an NGI manager or project role is needed."
             )

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from sites.api.serializers import FixedFieldsMixin, RoleSerializer, UserBriefSerializer
 
-from .. import services
+from .. import permissions, services
 from ..filtersets import AuditLogFilterSet, VirtualOrganisationFilterSet
 from ..models import APIToken, AuditLog, PortalQuerySet, User, VirtualOrganisation, VOMembership
 from .permissions import TokenWritePermission
@@ -239,7 +239,7 @@ class VirtualOrganisationViewSet(PortalViewSet):
     def members(self, request, pk=None):
         """The VO's members and their roles: for its managers and portal administrators only (403)."""
         vo = self.get_object()
-        if not vo.managed_by(request.user):
+        if not permissions.authorise(request.user, permissions.EDIT, vo):
             raise exceptions.PermissionDenied(f"Only the managers of {vo} may list its members.")
         rows = vo.memberships.select_related("user").order_by("user__username", "source")
         page = self.paginate_queryset(rows)

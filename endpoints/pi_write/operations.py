@@ -7,11 +7,11 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, models, transaction
 
+from egiportal import permissions
 from egiportal import services as core
 from egiportal.pi import slash_dn
 from sites.choices import Action
 from sites.models import APICredential, Site
-from sites.roles import authorise
 
 from .. import services
 from ..models import EndpointLocation, Service
@@ -108,7 +108,7 @@ def write_credential(caller, site):
             f'The {caller.kind} identifier "{short(caller.identifier)}" is not authorised to alter the {site} site{reason}',
         )
     # Credentials act with their owner's rights: one whose owner lost the role must be renewed.
-    if not authorise(credential.user, Action.EDIT_OBJECT, site):
+    if not permissions.authorise(credential.user, Action.EDIT_OBJECT, site):
         raise owner_lacks_role(credential)
     credential.touch()
     return credential

@@ -8,7 +8,8 @@ from egiportal.api.serializers import BaseModelSerializer, PropertiesField, Rela
 
 from ..choices import CertificationStatus, EntityKind
 from ..models import NGI, CertificationStatusLog, Country, OwnedEntity, Project, Role, Scope, Site, SiteProperty
-from ..services import ROLE_RELATED, entity_models
+from ..roles import entity_models
+from ..services import ROLE_RELATED
 
 
 class ScopeSerializer(BaseModelSerializer):

@@ -2,7 +2,6 @@
 reads filter through the browser's FilterSets; writes go through the services (site, certification and
 role services; egiportal's property services), reference data is written by portal administrators."""
 
-from django.db.models import Q
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
@@ -16,7 +15,6 @@ from egiportal.api.viewsets import AdminWritesViewSet, PortalViewSet, PropertyVi
 from egiportal.models import PortalQuerySet
 
 from .. import filtersets, services
-from ..choices import Action, RoleStatus
 from ..models import NGI, CertificationStatusLog, Project, Role, Scope, Site, SiteProperty
 from . import serializers
 
@@ -80,29 +78,9 @@ class CertificationChangeViewSet(PortalViewSet):
         return services.change_certification(self.request.user, data["site"], data["new_status"], data["reason"])
 
 
-def visible_roles(user, queryset):
-    """The roles of `queryset` that `user` may see, as the browser shows them: their own (any status);
-    granted roles over an entity where they may read personal data (the contacts of its page); and any
-    role, pending requests included, over an entity where they may grant roles (the approvers).
-    Portal administrators see all."""
-    if not user.is_authenticated or not user.is_active:
-        return queryset.none()
-    if user.is_superuser:
-        return queryset
-    condition = Q(user=user)
-    shown = ((Action.READ_PERSONAL_DATA, Q(status=RoleStatus.GRANTED)), (Action.GRANT_ROLE, Q()))
-    for kind, model in services.entity_models().items():
-        for act, statuses in shown:
-            if model.role_condition(user, act) is None:
-                continue  # no role can give this right on this kind of entity: skip the subquery
-            entities = model.objects.visible_to(user, act).values("pk")
-            condition |= Q(owned_entity__kind=kind, owned_entity_id__in=entities) & statuses
-    return queryset.filter(condition)
-
-
 class RoleViewSet(PortalViewSet):
-    """Role assignments and requests. Only those the caller may see are listed (`visible_roles`); the
-    others are 404. POST requests a role for the caller; `approve/`, `reject/` and `revoke/` (or DELETE)
+    """Role assignments and requests. Only those the caller may see are listed (Role visibility, in
+    sites.roles.GOCDBRoles); the others are 404. POST requests a role for the caller; `approve/`, `reject/` and `revoke/` (or DELETE)
     call the role services, which check GRANT/REJECT/REVOKE_ROLE (403 when not allowed) and audit."""
 
     queryset = Role.objects.all()
@@ -110,9 +88,6 @@ class RoleViewSet(PortalViewSet):
     filterset_class = filtersets.RoleFilterSet
     permission_classes = [IsAuthenticated, TokenWritePermission]
     http_method_names = ["get", "post", "delete", "head", "options"]
-
-    def get_queryset(self):
-        return visible_roles(self.request.user, super().get_queryset())
 
     def write(self, serializer, instance=None):
         data = serializer.validated_data

@@ -2,9 +2,9 @@
 
 from django import template
 
+from egiportal import permissions
 from sites import services
 from sites.choices import Action
-from sites.roles import authorise
 
 register = template.Library()
 
@@ -24,7 +24,7 @@ def can_revoke_roles(context, entity):
     """True if the logged-in user may revoke roles over `entity` (one query, once per page)."""
     request = context.get("request")
     user = getattr(request, "user", None)
-    return entity is not None and authorise(user, Action.REVOKE_ROLE, entity)
+    return entity is not None and permissions.authorise(user, Action.REVOKE_ROLE, entity)
 
 
 @register.filter

@@ -9,10 +9,10 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
+from egiportal import permissions
 from endpoints.models import Downtime, EndpointLocation, EndpointProperty, Service, ServiceGroup
 from sites.choices import Action, RoleStatus
 from sites.models import NGI, CertificationStatusLog, Project, Role, Site, SiteProperty
-from sites.roles import authorise
 from sites.synthetic import classify
 
 pytestmark = pytest.mark.django_db
@@ -86,10 +86,10 @@ def test_users_and_roles(demo):
     pending = Role.objects.get(status=RoleStatus.PENDING)
     assert pending.user == users["user"] and pending.owned_entity.concrete.short_name == "RUG-CIT"
     surf, qmul = Site.objects.get(short_name="SURF-CLOUD"), Site.objects.get(short_name="UKI-LT2-QMUL")
-    assert authorise(users["siteadmin"], Action.EDIT_OBJECT, surf)
-    assert not authorise(users["siteadmin"], Action.EDIT_OBJECT, qmul)
-    assert authorise(users["ngimanager"], Action.EDIT_OBJECT, Site.objects.get(short_name="RUG-CIT"))
-    assert not authorise(users["user"], Action.EDIT_OBJECT, Site.objects.get(short_name="RUG-CIT"))
+    assert permissions.authorise(users["siteadmin"], Action.EDIT_OBJECT, surf)
+    assert not permissions.authorise(users["siteadmin"], Action.EDIT_OBJECT, qmul)
+    assert permissions.authorise(users["ngimanager"], Action.EDIT_OBJECT, Site.objects.get(short_name="RUG-CIT"))
+    assert not permissions.authorise(users["user"], Action.EDIT_OBJECT, Site.objects.get(short_name="RUG-CIT"))
 
 
 def test_vos_and_their_managers(demo):
@@ -99,7 +99,8 @@ def test_vos_and_their_managers(demo):
     assert set(vos) == {"fedcloud.egi.eu", "vo.access.egi.eu", "biomed"}
     assert vos["fedcloud.egi.eu"].managers == ["Vida Vomanager"] and vos["fedcloud.egi.eu"].member_count == 3
     vomanager = get_user_model().objects.get(username="vomanager")
-    assert vos["vo.access.egi.eu"].managed_by(vomanager) and not vos["biomed"].managed_by(vomanager)
+    assert permissions.authorise(vomanager, permissions.EDIT, vos["vo.access.egi.eu"])
+    assert not permissions.authorise(vomanager, permissions.EDIT, vos["biomed"])
     assert load() and VirtualOrganisation.objects.count() == 3  # idempotent
 
 
