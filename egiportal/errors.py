@@ -56,4 +56,3 @@ def error_code(exc):
     if isinstance(exc, IntegrityError):  # a concurrent write won a uniqueness race
         return CONFLICT
     return None
-

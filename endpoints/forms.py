@@ -72,6 +72,9 @@ class EndpointLocationForm(ServiceModelForm):
         fields = ["service", "name", "url", "interface_name", "description", "monitored", "email"]
 
     def __init__(self, *args, **kwargs):
+        # The instance's own value (the model default) is in self.initial too: only a value in the
+        # URL counts as chosen.
+        chosen = "monitored" in (kwargs.get("initial") or {})
         super().__init__(*args, **kwargs)
         field = self.fields["service"]
         self.fields["interface_name"].help_text = "Leave empty to use the service type name."
@@ -81,7 +84,7 @@ class EndpointLocationForm(ServiceModelForm):
             return
         field.queryset = Service.objects.visible_to(self.actor, Action.EDIT_OBJECT).select_related("service_type")
         service = _preselected(field.queryset, self.initial.get("service"))
-        if service is not None and "monitored" not in self.initial:
+        if service is not None and not chosen:
             # The checkbox always sends a value: it starts at the default that save_endpoint gives.
             default = services.with_endpoint_defaults(EndpointLocation(service=service, monitored=None))
             self.initial["monitored"] = default.monitored
