@@ -17,8 +17,8 @@ class AuditedAdmin(admin.ModelAdmin):
     """A ModelAdmin that records creations, edits and deletions in the audit log."""
 
     def snapshot(self, obj):
-        """The audited state of `obj`; admins of models without BaseModel.snapshot() override this."""
-        return obj.snapshot()
+        """The audited state of `obj`; admins of models without `audit_state()` override this."""
+        return obj.audit_state()
 
     def save_model(self, request, obj, form, change):
         self._before = self.snapshot(type(obj).objects.get(pk=obj.pk)) if change else None

@@ -10,7 +10,7 @@ from django.db.models import Count, Q
 from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
 
-from egiportal.choices import AuditAction
+from egiportal import portal_apps
 from egiportal.models import AuditLog, VirtualOrganisation
 from sites.models import Scope
 
@@ -326,15 +326,18 @@ class ScopedFilterSet(BaseFilterSet):
         return qs.filter(pk__in=matching.values("pk"))
 
 
+def portal_content_types():
+    return ContentType.objects.filter(app_label__in=portal_apps.app_labels())
+
+
 class AuditLogFilterSet(BaseFilterSet):
     """Filters of the global change list."""
 
     search_fields = ("object_repr", "user_name", "message")
-    action = django_filters.MultipleChoiceFilter(choices=AuditAction.choices)
+    # The vocabulary and the object types of the installed portal apps (egiportal.portal_apps).
+    action = django_filters.MultipleChoiceFilter(choices=portal_apps.audit_actions)
     object_type = django_filters.ModelMultipleChoiceFilter(
-        field_name="content_type",
-        queryset=ContentType.objects.filter(app_label__in=["sites", "endpoints"]),
-        label="Object type",
+        field_name="content_type", queryset=lambda request: portal_content_types(), label="Object type"
     )
     user_name = django_filters.CharFilter(label="User")
     request_id = django_filters.UUIDFilter()

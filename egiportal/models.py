@@ -16,9 +16,8 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
-from . import permissions
+from . import permissions, portal_apps
 from . import validators as v
-from .choices import AuditAction
 
 
 class User(AbstractUser):
@@ -55,6 +54,8 @@ class Identity(models.Model):
     realm = models.CharField(max_length=32, choices=Realm.choices)
     value = models.CharField(max_length=255)
 
+    audit_private = True  # the change list shows identity rows to portal administrators only
+
     class Meta:
         ordering = ["id"]
         verbose_name_plural = "identities"
@@ -62,6 +63,11 @@ class Identity(models.Model):
 
     def __str__(self):
         return f"{self.realm}: {self.value}"
+
+    def audit_state(self):
+        """Nothing: a user's own link or unlink is recorded by its realm, in the message (the admin
+        site records more, see IdentityAdmin)."""
+        return None
 
     @classmethod
     def realm_for(cls, credential_kind):
@@ -199,8 +205,13 @@ class BaseModel(models.Model):
     class Meta:
         abstract = True
 
+    def audit_state(self):
+        """What the audit log records of this object (before/after); models with related rows to show
+        (a downtime's services) or fields to hide extend it."""
+        return self.snapshot()
+
     def snapshot(self):
-        """The audited state: concrete fields, plus scopes and properties where the model has them."""
+        """The stored fields, plus scopes and properties where the model has them."""
         data = {}
         for field in self._meta.concrete_fields:
             if field.one_to_one and field.remote_field.parent_link:
@@ -218,14 +229,15 @@ class BaseModel(models.Model):
 
 class AuditLogQuerySet(PortalQuerySet):
     def visible_to(self, user, action="view"):
-        """Everyone sees topology changes; only portal administrators see the changes of API credentials
-        and linked identities, whose rows name DNs and subjects (personal data)."""
+        """Everyone sees topology changes; only portal administrators see the entries of models that
+        declare `audit_private = True` (tokens, API credentials, linked identities: their rows name
+        secrets' prefixes, DNs and subjects)."""
         qs = super().visible_to(user, action)
         if user is not None and user.is_superuser:
             return qs
-        return qs.exclude(content_type__app_label="sites", content_type__model="apicredential").exclude(
-            content_type__app_label="egiportal", content_type__model="identity"
-        )
+        for model in portal_apps.private_audit_models():
+            qs = qs.exclude(content_type__app_label=model._meta.app_label, content_type__model=model._meta.model_name)
+        return qs
 
 
 class AuditLog(models.Model):
@@ -235,7 +247,8 @@ class AuditLog(models.Model):
     user = models.ForeignKey("User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     user_name = models.CharField(max_length=150, blank=True)
     request_id = models.UUIDField(db_index=True)
-    action = models.CharField(max_length=32, choices=AuditAction.choices)
+    # A plain string: the core's created/updated/deleted or an app's own action (egiportal.portal_apps).
+    action = models.CharField(max_length=32)
     content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
     object_id = models.PositiveBigIntegerField()
     object = GenericForeignKey("content_type", "object_id")
@@ -254,7 +267,12 @@ class AuditLog(models.Model):
         indexes = [models.Index(fields=["content_type", "object_id"])]
 
     def __str__(self):
-        return f"{self.get_action_display()} {self.object_repr}"
+        return f"{self.action_label} {self.object_repr}"
+
+    @property
+    def action_label(self):
+        """The action as people read it ("Role granted"), from the vocabulary of the portal apps."""
+        return portal_apps.audit_action_label(self.action)
 
     def changed_fields(self):
         """(field, before, after) for every value that differs, for the history tables."""
@@ -314,6 +332,17 @@ class APIToken(models.Model):
 
     def __str__(self):
         return f"API token {self.prefix}"
+
+    def audit_state(self):
+        """Never the digest."""
+        return {
+            "user": self.user.username,
+            "description": self.description,
+            "prefix": self.prefix,
+            "write_enabled": self.write_enabled,
+            "expires": self.expires.isoformat() if self.expires else None,
+            "revoked": self.revoked.isoformat() if self.revoked else None,
+        }
 
     @staticmethod
     def digest_of(secret):

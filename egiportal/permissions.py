@@ -20,9 +20,10 @@ A model is private unless it declares `public = True`: then everyone, anonymous 
 from functools import cache
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.utils.module_loading import import_string
+
+from .errors import Forbidden
 
 # The actions the core itself asks about; apps name their own (sites.choices.Action).
 VIEW = "view"
@@ -88,9 +89,9 @@ def authorise(user, action, obj):
 
 
 def require(user, action, obj, reason):
-    """Raise PermissionDenied(reason) unless `user` may perform `action` on `obj`."""
+    """Raise Forbidden(reason) (a PermissionDenied) unless `user` may perform `action` on `obj`."""
     if not authorise(user, action, obj):
-        raise PermissionDenied(reason)
+        raise Forbidden(reason)
 
 
 def holds(user, action):

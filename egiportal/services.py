@@ -10,35 +10,46 @@ from django.utils import timezone
 
 from . import audit, permissions, validators
 from .choices import AuditAction
+from .errors import NotFound
 from .models import APIToken, Identity, User
 
 
-def fresh_snapshot(obj):
-    """The stored state of `obj` (before an edit), or None for a new object."""
-    if obj.pk is None:
-        return None
-    return type(obj).objects.get(pk=obj.pk).snapshot()
+def locked_row(obj, *related):
+    """The stored row of `obj`, re-read under a row lock held until the end of the transaction (so
+    that the checks, the audited state and the write all see one state); `related` as select_related."""
+    rows = type(obj).objects.select_for_update(of=("self",)).select_related(*related).filter(pk=obj.pk)
+    found = rows.first() if obj.pk is not None else None
+    if found is None:
+        raise NotFound(f"This {obj._meta.verbose_name} no longer exists: someone has deleted it.")
+    return found
 
 
 @transaction.atomic
-def save_audited(actor, obj, *, m2m=None, message=""):
-    """Validate, save and audit `obj`; `m2m` maps many-to-many field names to their new values."""
-    before = fresh_snapshot(obj)
+def save_audited(actor, obj, *, m2m=None, message="", saved=None):
+    """Validate, save and audit `obj`, recorded as created or updated with the stored state (read from
+    the locked row) before and the new one after. `m2m` maps many-to-many field names to their new
+    values; `saved(obj)`, if given, runs after the save and before the audit (e.g. to set an identifier
+    that needs the primary key)."""
+    before = None if obj.pk is None else locked_row(obj).audit_state()
     obj.full_clean()
     obj.save()
     for name, values in (m2m or {}).items():
         getattr(obj, name).set(values)
+    if saved is not None:
+        saved(obj)
     action = AuditAction.CREATE if before is None else AuditAction.UPDATE
-    audit.record(actor, action, obj, before, obj.snapshot(), message)
+    audit.record(actor, action, obj, before, obj.audit_state(), message)
     return obj
 
 
 @transaction.atomic
-def delete_audited(actor, obj, message=""):
-    before = obj.snapshot()
-    pk = obj.pk
-    audit.record(actor, AuditAction.DELETE, obj, before, None, message)
-    obj.delete()
+def delete_audited(actor, obj, *, action=AuditAction.DELETE, message=""):
+    """Delete `obj` and audit it with its state read from the locked row; returns `obj` (its pk kept
+    for the caller's messages and redirects)."""
+    row = locked_row(obj)
+    audit.record(actor, action, row, row.audit_state(), None, message)
+    pk = row.pk
+    row.delete()
     obj.pk = pk
     return obj
 
@@ -120,18 +131,6 @@ def delete_properties(actor, parent, keys):
 # --- personal API tokens ---------------------------------------------------------------------------
 
 
-def api_token_state(token):
-    """The audited state of a personal API token. Never the digest: the audit log is widely readable."""
-    return {
-        "user": token.user.username,
-        "description": token.description,
-        "prefix": token.prefix,
-        "write_enabled": token.write_enabled,
-        "expires": token.expires.isoformat() if token.expires else None,
-        "revoked": token.revoked.isoformat() if token.revoked else None,
-    }
-
-
 def create_api_token(actor, description, expires=None, write_enabled=False):
     """Issue a personal API token to `actor`, valid until `expires` (None: until revoked).
 
@@ -146,7 +145,7 @@ def create_api_token(actor, description, expires=None, write_enabled=False):
     token.full_clean(validate_unique=False)  # the digest of a fresh random secret is unique
     with transaction.atomic():
         token.save()
-        audit.record(actor, AuditAction.CREATE, token, None, api_token_state(token), "API token created")
+        audit.record(actor, AuditAction.CREATE, token, None, token.audit_state(), "API token created")
     return token, secret
 
 
@@ -161,10 +160,10 @@ def revoke_api_token(actor, token):
         raise PermissionDenied("You may revoke only your own API tokens.")
     if locked.revoked is not None:
         raise ValidationError("This API token is already revoked.")
-    before = api_token_state(locked)
+    before = locked.audit_state()
     locked.revoked = timezone.now()
     locked.save(update_fields=["revoked"])
-    audit.record(actor, AuditAction.UPDATE, locked, before, api_token_state(locked), "API token revoked")
+    audit.record(actor, AuditAction.UPDATE, locked, before, locked.audit_state(), "API token revoked")
     return locked
 
 
@@ -231,23 +230,19 @@ def unlink_identity(actor, identity):
     # Locking the user serialises two unlinks of the same account, which could otherwise each see the
     # other identity still there and together remove the last one.
     user = User.objects.select_for_update().get(pk=identity.user_id)
-    locked = Identity.objects.select_for_update().filter(pk=identity.pk, user=user).first()
-    if locked is None:
+    identity = Identity.objects.select_for_update().filter(pk=identity.pk, user=user).first()
+    if identity is None:
         raise ValidationError("This identity is no longer linked to your account.")
     password_login = settings.LOCAL_LOGIN and user.has_usable_password()
-    if locked.realm == Identity.Realm.CHECKIN and not password_login:
-        others = Identity.objects.filter(user=user, realm=Identity.Realm.CHECKIN).exclude(pk=locked.pk)
+    if identity.realm == Identity.Realm.CHECKIN and not password_login:
+        others = Identity.objects.filter(user=user, realm=Identity.Realm.CHECKIN).exclude(pk=identity.pk)
         if not others.exists():
             raise ValidationError(
                 "This is the only EGI Check-in identity of your account, which has no password to log in with: "
                 "without it you could not log in again. Link another EGI Check-in identity first."
             )
-    pk = locked.pk
-    # Identity rows of the change list are for portal administrators only (AuditLog.objects.visible_to).
-    audit.record(actor, AuditAction.DELETE, locked, None, None, f"Identity unlinked ({locked.realm})")
-    locked.delete()
-    locked.pk = pk
-    return locked
+    # Identity rows of the change list are for portal administrators only (Identity.audit_private).
+    return delete_audited(actor, identity, message=f"Identity unlinked ({identity.realm})")
 
 
 @transaction.atomic

@@ -86,6 +86,9 @@ class AuditLogTable(BaseTable):
         model = AuditLog
         fields = ("time", "user_name", "action", "content_type", "object_repr", "changes", "request_id")
 
+    def render_action(self, record):
+        return record.action_label
+
     def render_object_repr(self, record, value):
         obj_url = _object_url(record)
         return format_html('<a href="{}">{}</a>', obj_url, value) if obj_url else value

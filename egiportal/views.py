@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 from django_tables2 import RequestConfig
 
-from . import permissions, services
+from . import permissions, portal_apps, services
 from .filtersets import AuditLogFilterSet
 from .forms import PropertiesForm
 from .models import AuditLog
@@ -240,18 +240,8 @@ def _broker_status(settings):
 
 
 def home(request):
-    from endpoints.models import Downtime, Service
-    from sites.models import NGI, Site
-
-    context = {
-        "counts": {
-            "NGIs": NGI.objects.count(),
-            "Sites": Site.objects.count(),
-            "Services": Service.objects.count(),
-            "Ongoing downtimes": Downtime.objects.ongoing().count(),
-        },
-        "ongoing": Downtime.objects.ongoing().select_related("site").order_by("end")[:10],
-    }
+    """Counters and panels of the installed portal apps (egiportal.portal_apps)."""
+    context = {"counts": portal_apps.home_counters(), "panels": portal_apps.home_panels()}
     return render(request, "egiportal/home.html", context)
 
 

@@ -54,10 +54,7 @@ class ServiceForm(ServiceModelForm):
                 self.initial["scopes"] = list(site.scopes.all())
 
     def save_with(self, actor):
-        scopes = self.cleaned_data["scopes"]
-        if self.instance.pk:
-            return services.update_service(actor, self.instance, scopes)
-        return services.create_service(actor, self.instance, scopes)
+        return services.save_service(actor, self.instance, scopes=self.cleaned_data["scopes"])
 
 
 def _preselected(queryset, value):
@@ -75,6 +72,9 @@ class EndpointLocationForm(ServiceModelForm):
         fields = ["service", "name", "url", "interface_name", "description", "monitored", "email"]
 
     def __init__(self, *args, **kwargs):
+        # The instance's own value (the model default) is in self.initial too: only a value in the
+        # URL counts as chosen.
+        chosen = "monitored" in (kwargs.get("initial") or {})
         super().__init__(*args, **kwargs)
         field = self.fields["service"]
         self.fields["interface_name"].help_text = "Leave empty to use the service type name."
@@ -84,23 +84,17 @@ class EndpointLocationForm(ServiceModelForm):
             return
         field.queryset = Service.objects.visible_to(self.actor, Action.EDIT_OBJECT).select_related("service_type")
         service = _preselected(field.queryset, self.initial.get("service"))
-        if service is not None and "monitored" not in self.initial:
-            # As GOCDB's write API does, a new endpoint follows its service's monitoring flag.
-            self.initial["monitored"] = service.monitored
+        if service is not None and not chosen:
+            # The checkbox always sends a value: it starts at the default that save_endpoint gives.
+            default = services.with_endpoint_defaults(EndpointLocation(service=service, monitored=None))
+            self.initial["monitored"] = default.monitored
 
-    def clean_name(self):
-        # Say which name clashes, on the name field, instead of the model's generic constraint error.
-        name = self.cleaned_data["name"]
-        service = self.instance.service if self.instance.pk else self.cleaned_data.get("service")
-        message = service and services.endpoint_name_clash(service, name, self.instance.pk)
-        if message:
-            raise forms.ValidationError(message)
-        return name
+    def _get_validation_exclusions(self):
+        # Not the (service, name) constraint: save_endpoint answers a taken name on the name field, naming it.
+        return super()._get_validation_exclusions() | {"service"}
 
     def save_with(self, actor):
-        if self.instance.pk:
-            return services.update_endpoint(actor, self.instance)
-        return services.create_endpoint(actor, self.instance)
+        return services.save_endpoint(actor, self.instance)
 
 
 DATETIME_FORMATS = (
@@ -178,10 +172,8 @@ class DowntimeForm(ServiceModelForm):
         return {str(v) for v in self.initial.get(name, [])}
 
     def save_with(self, actor):
-        affected, endpoints = self.cleaned_data["services"], self.cleaned_data["endpoints"]
-        if self.instance.pk:
-            return services.edit_downtime(actor, self.instance, affected, endpoints)
-        return services.declare_downtime(actor, self.instance, affected, endpoints)
+        data = self.cleaned_data
+        return services.save_downtime(actor, self.instance, services=data["services"], endpoints=data["endpoints"])
 
 
 class ServiceGroupForm(ServiceModelForm):
@@ -204,9 +196,7 @@ class ServiceGroupForm(ServiceModelForm):
         pass
 
     def save_with(self, actor):
-        if self.instance.pk:
-            return services.update_service_group(actor, self.instance, self.cleaned_data["scopes"])
-        return services.create_service_group(actor, self.instance, self.cleaned_data["scopes"])
+        return services.save_service_group(actor, self.instance, scopes=self.cleaned_data["scopes"])
 
 
 class GroupServicesForm(ActorForm):

@@ -130,6 +130,10 @@ class ServiceGroup(OwnedEntity):
     def get_absolute_url(self):
         return reverse("endpoints:servicegroup", args=[self.pk])
 
+    def audit_state(self):
+        """With the member services."""
+        return {**self.snapshot(), "services": sorted(str(s) for s in self.services.select_related("service_type"))}
+
 
 class DowntimeQuerySet(PortalQuerySet):
     def ongoing(self, at=None):
@@ -169,6 +173,14 @@ class Downtime(BaseModel):
 
     def get_absolute_url(self):
         return reverse("endpoints:downtime", args=[self.pk])
+
+    def audit_state(self):
+        """With the services and endpoints it affects."""
+        return {
+            **self.snapshot(),
+            "services": sorted(str(s) for s in self.services.select_related("service_type")),
+            "endpoints": sorted(f"{e.service.hostname}/{e.name}" for e in self.endpoints.select_related("service")),
+        }
 
     @property
     def is_ongoing(self):

@@ -7,22 +7,21 @@ records the change in the audit log.
 
 from datetime import timedelta
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
 from egiportal import audit
 from egiportal.choices import AuditAction
+from egiportal.errors import Conflict, Forbidden
 from egiportal.permissions import require
-from egiportal.services import (
-    check_scopes,
-    delete_audited,
-    save_audited,
-)
+from egiportal.services import check_scopes, delete_audited, locked_row, save_audited
 from sites.choices import Action, RoleStatus, RoleType
+from sites.choices import AuditAction as SiteAction
 from sites.models import Role
 
+from .choices import AuditAction as EndpointAction
 from .choices import Classification
 from .models import Downtime, EndpointLocation, Service, ServiceGroup
 
@@ -50,9 +49,7 @@ def check_unique_host(service):
         .exclude(pk=service.pk)
     )
     if clash.exists():
-        raise ValidationError(
-            {"hostname": f"A {service.service_type.name} service named {service.hostname} already exists."}
-        )
+        raise Conflict({"hostname": f"A {service.service_type.name} service named {service.hostname} already exists."})
 
 
 def check_production_monitored(service):
@@ -74,34 +71,34 @@ def _service_rules(actor, service, scopes):
 
 
 @transaction.atomic
-def create_service(actor, service, scopes):
-    """Add a service to a site: needs SITE_ADD_SERVICE on that site."""
-    _check_parents(service)
-    require(actor, Action.SITE_ADD_SERVICE, service.site, f"You may not add services to site {service.site}.")
-    scopes = list(scopes)
-    _service_rules(actor, service, scopes)
-    return save_audited(actor, service, m2m={"scopes": scopes})
-
-
-@transaction.atomic
-def update_service(actor, service, scopes):
-    """Edit a service (EDIT_OBJECT on its site). Moving it to another site is for administrators,
-    and only while no ongoing or future downtime ties it to its current site."""
-    stored = Service.objects.select_related("site").get(pk=service.pk)
-    require(
-        actor, Action.EDIT_OBJECT, stored, f"You may not edit service {stored}: you need a role on site {stored.site}."
-    )
-    _check_parents(service)
-    if stored.site_id != service.site_id:
-        _check_move(actor, stored)
-    scopes = list(scopes)
+def save_service(actor, service, *, scopes=None):
+    """Add a service to a site (SITE_ADD_SERVICE there) or edit one (EDIT_OBJECT on its site), the one
+    write path of services. `scopes` None: a new service takes its site's scopes, an edited one keeps
+    its own. Moving a service to another site is for administrators, and only while no ongoing or
+    future downtime ties it to its current site."""
+    if service.pk is None:
+        _check_parents(service)
+        require(actor, Action.SITE_ADD_SERVICE, service.site, f"You may not add services to site {service.site}.")
+        scopes = list(service.site.scopes.all() if scopes is None else scopes)
+    else:
+        stored = locked_row(service, "site")
+        require(
+            actor,
+            Action.EDIT_OBJECT,
+            stored,
+            f"You may not edit service {stored}: you need a role on site {stored.site}.",
+        )
+        _check_parents(service)
+        if stored.site_id != service.site_id:
+            _check_move(actor, stored)
+        scopes = list(stored.scopes.all() if scopes is None else scopes)
     _service_rules(actor, service, scopes)
     return save_audited(actor, service, m2m={"scopes": scopes})
 
 
 def _check_move(actor, stored):
     if not actor.is_superuser:
-        raise PermissionDenied("Only portal administrators may move a service to another site.")
+        raise Forbidden("Only portal administrators may move a service to another site.")
     # A downtime belongs to exactly one site; moving a service out of a pending one would break that.
     if Downtime.objects.filter(services=stored, end__gt=timezone.now()).exists():
         raise ValidationError(
@@ -119,7 +116,7 @@ def delete_service(actor, service):
         .filter(n_services=1)
     )
     for downtime in own_downtimes:
-        delete_audited(actor, downtime, f"Deleted with service {service}")
+        delete_audited(actor, downtime, message=f"Deleted with service {service}")
     return delete_audited(actor, service)
 
 
@@ -131,35 +128,36 @@ def endpoint_name_clash(service, name, pk=None):
     return None
 
 
-def _check_endpoint_name(endpoint):
-    endpoint.name = (endpoint.name or "").strip()
-    message = endpoint_name_clash(endpoint.service, endpoint.name, endpoint.pk)
-    if message:
-        raise ValidationError({"name": message})
+def with_endpoint_defaults(endpoint):
+    """GOCDB's defaults of a new endpoint: monitored as its service (when `monitored` is None, i.e. not
+    given) and, for any endpoint, an empty interface named after the service type."""
+    if endpoint.pk is None and endpoint.monitored is None:
+        endpoint.monitored = endpoint.service.monitored
+    if not endpoint.interface_name:
+        endpoint.interface_name = endpoint.service.service_type.name
+    return endpoint
 
 
 def _endpoint_rules(endpoint):
     if endpoint.service_id is None:
         raise ValidationError({"service": "Choose the service of the endpoint."})
-    if not endpoint.interface_name:
-        # GOCDB's default: the interface is named after the service type.
-        endpoint.interface_name = endpoint.service.service_type.name
-    _check_endpoint_name(endpoint)
+    with_endpoint_defaults(endpoint)
+    endpoint.name = (endpoint.name or "").strip()
+    message = endpoint_name_clash(endpoint.service, endpoint.name, endpoint.pk)
+    if message:
+        raise Conflict({"name": message})
 
 
 @transaction.atomic
-def create_endpoint(actor, endpoint):
-    """Add an endpoint location to a service (EDIT_OBJECT on the service's site)."""
-    _endpoint_rules(endpoint)
-    service = endpoint.service
-    require(actor, Action.EDIT_OBJECT, service, f"You may not add endpoints to service {service}.")
-    return save_audited(actor, endpoint)
-
-
-@transaction.atomic
-def update_endpoint(actor, endpoint):
-    """Edit an endpoint location (EDIT_OBJECT on the service's site); it stays with its service."""
-    stored = EndpointLocation.objects.select_related("service").get(pk=endpoint.pk)
+def save_endpoint(actor, endpoint):
+    """Add an endpoint location to a service or edit one (EDIT_OBJECT on the service's site), the one
+    write path of endpoints; an endpoint stays with the service it was created for."""
+    if endpoint.pk is None:
+        _endpoint_rules(endpoint)
+        service = endpoint.service
+        require(actor, Action.EDIT_OBJECT, service, f"You may not add endpoints to service {service}.")
+        return save_audited(actor, endpoint)
+    stored = locked_row(endpoint, "service")
     require(actor, Action.EDIT_OBJECT, stored, f"You may not edit endpoint {stored} of {stored.service}.")
     if stored.service_id != endpoint.service_id:
         raise ValidationError({"service": "An endpoint cannot be moved to another service."})
@@ -203,14 +201,6 @@ def classify(start, now=None):
     return Classification.SCHEDULED if start > now + NOTICE else Classification.UNSCHEDULED
 
 
-def downtime_snapshot(downtime):
-    """The audited state of a downtime, including the services and endpoints it affects."""
-    data = downtime.snapshot()
-    data["services"] = sorted(str(s) for s in downtime.services.select_related("service_type"))
-    data["endpoints"] = sorted(f"{e.service.hostname}/{e.name}" for e in downtime.endpoints.select_related("service"))
-    return data
-
-
 def _affected(services, endpoints):
     """Services and endpoints of a downtime; selecting an endpoint adds its parent service (§7.1)."""
     endpoints = list(EndpointLocation.objects.filter(pk__in=[e.pk for e in endpoints]).select_related("service"))
@@ -235,32 +225,34 @@ def _check_dates(start, end, now):
         raise ValidationError({"start": MSG_START_TOO_OLD})
 
 
-def _save(actor, downtime, services, endpoints, before, action, message=""):
-    downtime.full_clean()
-    downtime.save()
-    downtime.services.set(services)
-    downtime.endpoints.set(endpoints)
-    audit.record(actor, action, downtime, before, downtime_snapshot(downtime), message)
-    return downtime
+def save_downtime(actor, downtime, *, services=None, endpoints=None):
+    """Declare (§7.1 "addDowntime") or edit ("editDowntime") a downtime of services and endpoints of one
+    site, the one write path of downtimes. `downtime` carries severity, description, start and end (UTC).
+
+    On an edit, `services` None keeps the affected services, and `endpoints` None keeps the endpoints of
+    the services that stay affected: those of a service that leaves go with it (else they would bring
+    it back, see `_affected`).
+    """
+    if downtime.pk is None:
+        return _declare_downtime(actor, downtime, services or (), endpoints or ())
+    return _edit_downtime(actor, downtime, services, endpoints)
 
 
 @transaction.atomic
-def declare_downtime(actor, downtime, services, endpoints=()):
-    """Declare a new downtime of services (and endpoints) of one site (§7.1 "addDowntime").
-
-    `downtime` is an unsaved Downtime carrying severity, description, start and end (UTC).
-    """
+def _declare_downtime(actor, downtime, services, endpoints):
     site, services, endpoints = _affected(services, endpoints)
     _require_site(actor, site)
     now = timezone.now()
     _check_dates(downtime.start, downtime.end, now)
     downtime.site = site
     downtime.classification = classify(downtime.start, now)
-    _save(actor, downtime, services, endpoints, None, AuditAction.CREATE)
-    # GOCDB's identifier for new downtimes: "<id>G0".
+    return save_audited(actor, downtime, m2m={"services": services, "endpoints": endpoints}, saved=_declared)
+
+
+def _declared(downtime):
+    """GOCDB's identifier for new downtimes: "<id>G0"."""
     downtime.primary_key = f"{downtime.pk}G0"
     downtime.save(update_fields=["primary_key", "last_updated"])
-    return downtime
 
 
 def check_editable(downtime, now=None):
@@ -283,57 +275,54 @@ def _check_edit_dates(stored, start, end, now):
 
 
 @transaction.atomic
-def edit_downtime(actor, downtime, services, endpoints=()):
-    """Apply the new severity, description, times and affected services/endpoints of `downtime`.
-
-    Needs EDIT_OBJECT on the site of the old and of the new services; reclassifies; replaces links.
-    """
-    stored = Downtime.objects.select_for_update().select_related("site").get(pk=downtime.pk)
+def _edit_downtime(actor, downtime, services, endpoints):
+    """Needs EDIT_OBJECT on the site of the old and of the new services; reclassifies; replaces links."""
+    stored = locked_row(downtime, "site")
     _require_site(actor, stored.site)
     now = timezone.now()
     check_editable(stored, now)
+    if endpoints is None:
+        kept = None if services is None else {s.pk for s in services}
+        endpoints = [e for e in stored.endpoints.all() if kept is None or e.service_id in kept]
+    if services is None:
+        services = stored.services.all()
     site, services, endpoints = _affected(services, endpoints)
     _require_site(actor, site)
     _check_edit_dates(stored, downtime.start, downtime.end, now)
     _check_dates(downtime.start, downtime.end, now)
-    before = downtime_snapshot(stored)
     downtime.site = site
     downtime.classification = classify(downtime.start, now)
     downtime.primary_key = stored.primary_key
-    return _save(actor, downtime, services, endpoints, before, AuditAction.UPDATE)
+    return save_audited(actor, downtime, m2m={"services": services, "endpoints": endpoints})
 
 
 @transaction.atomic
 def end_downtime(actor, downtime):
     """End an ongoing downtime a minute from now (§7.1 "endDowntime")."""
-    downtime = Downtime.objects.select_for_update().select_related("site").get(pk=downtime.pk)
+    downtime = locked_row(downtime, "site")
     _require_site(actor, downtime.site)
     now = timezone.now()
     if not downtime.start <= now < downtime.end:
         raise ValidationError(MSG_NOT_ONGOING)
-    before = downtime_snapshot(downtime)
+    before = downtime.audit_state()
     # min(): ending "now" must never lengthen a downtime that ends within the minute anyway.
     downtime.end = min(downtime.end, now + END_DELAY)
     downtime.save(update_fields=["end", "last_updated"])
-    audit.record(actor, AuditAction.DOWNTIME_END, downtime, before, downtime_snapshot(downtime), "Ended now")
+    audit.record(actor, EndpointAction.DOWNTIME_END, downtime, before, downtime.audit_state(), "Ended now")
     return downtime
 
 
 @transaction.atomic
 def delete_downtime(actor, downtime):
     """Delete a downtime that has not started; SCHEDULED ones not within 24 h of their start."""
-    downtime = Downtime.objects.select_for_update().select_related("site").get(pk=downtime.pk)
-    _require_site(actor, downtime.site)
+    stored = locked_row(downtime, "site")
+    _require_site(actor, stored.site)
     now = timezone.now()
-    if downtime.start <= now:
+    if stored.start <= now:
         raise ValidationError(MSG_STARTED)
-    if downtime.classification == Classification.SCHEDULED and downtime.start < now + NOTICE:
+    if stored.classification == Classification.SCHEDULED and stored.start < now + NOTICE:
         raise ValidationError(MSG_SCHEDULED_LOCKED)
-    pk = downtime.pk
-    audit.record(actor, AuditAction.DELETE, downtime, downtime_snapshot(downtime), None)
-    downtime.delete()
-    downtime.pk = pk
-    return downtime
+    return delete_audited(actor, downtime)
 
 
 def allowed_downtime_actions(downtime, can_edit_site, now=None):
@@ -352,53 +341,42 @@ def allowed_downtime_actions(downtime, can_edit_site, now=None):
 # -- service groups ---------------------------------------------------------------------------------
 
 
-def group_snapshot(group):
-    """The audited state of a service group, including its member services."""
-    data = group.snapshot()
-    data["services"] = sorted(str(s) for s in group.services.select_related("service_type"))
-    return data
-
-
 def _group_rules(actor, group, scopes):
     check_scopes(actor, group, scopes)
     clash = ServiceGroup.objects.filter(name=group.name).exclude(pk=group.pk)
     if clash.exists():
-        raise ValidationError({"name": f"A service group named {group.name} already exists."})
+        raise Conflict({"name": f"A service group named {group.name} already exists."})
 
 
 @transaction.atomic
-def create_service_group(actor, group, scopes):
-    """Any registered user creates a group and becomes its Service Group Administrator (§2.10)."""
-    if actor is None or not actor.is_authenticated:
-        raise PermissionDenied("Log in to create a service group.")
+def save_service_group(actor, group, *, scopes=None, members=None):
+    """Create or edit a service group, the one write path of groups. Any registered user creates one and
+    becomes its Service Group Administrator (§2.10); editing needs EDIT_OBJECT on the group. `scopes`
+    and `members` (the member services, of any site) None keep the stored ones (none for a new group).
+    New members are applied as the difference to the stored ones, audited as "Services changed"."""
+    new = group.pk is None
+    if new and (actor is None or not actor.is_authenticated):
+        raise Forbidden("Log in to create a service group.")
+    stored = None if new else locked_row(group)
+    if stored is not None:
+        require(actor, Action.EDIT_OBJECT, stored, f"You may not edit service group {stored}.")
+    if scopes is None:
+        scopes = stored.scopes.all() if stored is not None else ()
     scopes = list(scopes)
     _group_rules(actor, group, scopes)
-    group.full_clean()
-    group.save()
-    group.scopes.set(scopes)
-    audit.record(actor, AuditAction.CREATE, group, None, group_snapshot(group))
-    role = Role.objects.create(
-        user=actor,
-        role_type=RoleType.SERVICE_GROUP_ADMIN,
-        owned_entity=group.ownedentity_ptr,
-        status=RoleStatus.GRANTED,
-    )
-    audit.record(actor, AuditAction.ROLE_GRANT, role, None, role.snapshot(), "Creator of the service group")
-    return group
-
-
-@transaction.atomic
-def update_service_group(actor, group, scopes):
-    """Edit name, description, flags, e-mail and scopes (EDIT_OBJECT on the group)."""
-    stored = ServiceGroup.objects.get(pk=group.pk)
-    require(actor, Action.EDIT_OBJECT, stored, f"You may not edit service group {stored}.")
-    scopes = list(scopes)
-    _group_rules(actor, group, scopes)
-    before = group_snapshot(stored)
-    group.full_clean()
-    group.save()
-    group.scopes.set(scopes)
-    audit.record(actor, AuditAction.UPDATE, group, before, group_snapshot(group))
+    save_audited(actor, group, m2m={"scopes": scopes})
+    if members is not None:
+        current, wanted = set(group.services.all()), set(members)
+        if current != wanted:
+            _change_members(actor, group, add=wanted - current, remove=current - wanted)
+    if new:
+        role = Role.objects.create(
+            user=actor,
+            role_type=RoleType.SERVICE_GROUP_ADMIN,
+            owned_entity=group.ownedentity_ptr,
+            status=RoleStatus.GRANTED,
+        )
+        audit.record(actor, SiteAction.ROLE_GRANT, role, None, role.snapshot(), "Creator of the service group")
     return group
 
 
@@ -406,11 +384,7 @@ def update_service_group(actor, group, scopes):
 def delete_service_group(actor, group):
     """Delete a group; its roles and properties go with it, its services stay (EDIT_OBJECT)."""
     require(actor, Action.EDIT_OBJECT, group, f"You may not delete service group {group}.")
-    pk = group.pk
-    audit.record(actor, AuditAction.DELETE, group, group_snapshot(group), None)
-    group.delete()
-    group.pk = pk
-    return group
+    return delete_audited(actor, group)
 
 
 @transaction.atomic
@@ -423,9 +397,13 @@ def change_group_services(actor, group, add=(), remove=()):
         raise ValidationError("A service cannot be added and removed at the same time.")
     if not add and not remove:
         raise ValidationError("Select services to add or to remove.")
-    before = group_snapshot(group)
+    return _change_members(actor, group, add, remove)
+
+
+def _change_members(actor, group, add, remove):
+    before = locked_row(group).audit_state()
     group.services.add(*add)
     group.services.remove(*remove)
     group.save(update_fields=["last_updated"])
-    audit.record(actor, AuditAction.UPDATE, group, before, group_snapshot(group), "Services changed")
+    audit.record(actor, AuditAction.UPDATE, group, before, group.audit_state(), "Services changed")
     return group

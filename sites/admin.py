@@ -2,7 +2,6 @@ from django.contrib import admin
 
 from egiportal.admin import AuditedAdmin
 
-from . import services
 from .models import NGI, APICredential, Country, Project, Scope
 
 
@@ -49,6 +48,3 @@ class APICredentialAdmin(AuditedAdmin):
 
     def has_add_permission(self, request):
         return False
-
-    def snapshot(self, obj):
-        return services.credential_state(obj)

@@ -62,3 +62,13 @@ class Action(models.TextChoices):
     SITE_ADD_SERVICE = "site_add_service"
     SITE_EDIT_CERT_STATUS = "site_edit_cert_status"
     READ_PERSONAL_DATA = "read_personal_data"
+
+
+class AuditAction(models.TextChoices):
+    """The audit actions of this app, beside the core's created/updated/deleted."""
+
+    CERTIFY = "certification", "Certification changed"
+    ROLE_REQUEST = "role_request", "Role requested"
+    ROLE_GRANT = "role_grant", "Role granted"
+    ROLE_REJECT = "role_reject", "Role rejected"
+    ROLE_REVOKE = "role_revoke", "Role revoked"

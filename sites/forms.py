@@ -57,13 +57,8 @@ class SiteForm(ServiceModelForm):
             self.fields["ngi"].queryset = NGI.objects.visible_to(self.actor, "ngi_add_site")
 
     def save_with(self, actor):
-        # GOCDB's portal writes the emergency e-mail into the alarm e-mail too (§2.4).
-        self.instance.alarm_email = self.instance.emergency_email
-        scopes = self.cleaned_data["scopes"]
-        if self.instance.pk:
-            action = self.cleaned_data.get("child_scope_action") or services.ChildScopeAction.NO_MODIFY
-            return services.update_site(actor, self.instance, scopes, action)
-        return services.create_site(actor, self.instance, scopes)
+        action = self.cleaned_data.get("child_scope_action") or services.ChildScopeAction.NO_MODIFY
+        return services.save_site(actor, self.instance, scopes=self.cleaned_data["scopes"], child_scope_action=action)
 
 
 class CertificationForm(ActorForm):

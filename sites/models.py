@@ -254,6 +254,11 @@ class Role(BaseModel):
     def __str__(self):
         return f"{self.get_role_type_display()} of {self.user} on {self.owned_entity.concrete}"
 
+    def audit_state(self):
+        """With readable names, as GOCDB's RoleActionRecord keeps them."""
+        entity = self.owned_entity.concrete
+        return {**self.snapshot(), "user": self.user.username, "entity": str(entity), "entity_kind": entity.KIND}
+
 
 class APICredentialQuerySet(models.QuerySet):
     def usable(self):
@@ -297,6 +302,8 @@ class APICredential(models.Model):
 
     objects = APICredentialQuerySet.as_manager()
 
+    audit_private = True  # the rows name DNs and subjects: portal administrators only
+
     class Meta:
         ordering = ["id"]
         verbose_name = "API credential"
@@ -307,6 +314,18 @@ class APICredential(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.identifier} on {self.site}"
+
+    def audit_state(self):
+        """Never the token digest."""
+        return {
+            "site": str(self.site),
+            "kind": self.kind,
+            "identifier": self.identifier,
+            "owner": self.user.username,
+            "allow_write": self.allow_write,
+            "last_renewed": self.last_renewed.isoformat(),
+            "last_used": self.last_used.isoformat() if self.last_used else None,
+        }
 
     @staticmethod
     def hash_token(token):

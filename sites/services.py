@@ -21,15 +21,13 @@ from kombu.exceptions import OperationalError
 
 from egiportal import audit, validators
 from egiportal.choices import AuditAction
+from egiportal.errors import Forbidden, NotFound
 from egiportal.permissions import require
-from egiportal.services import (
-    check_scopes,
-    delete_audited,
-    save_audited,
-)
+from egiportal.services import check_scopes, delete_audited, locked_row, save_audited
 
 from .choices import Action, CertificationStatus, EntityKind, RoleStatus
-from .models import APICredential, CertificationStatusLog, OwnedEntity, Role, Site
+from .choices import AuditAction as SiteAction
+from .models import APICredential, CertificationStatusLog, OwnedEntity, Role
 from .roles import REQUESTABLE, role_types_for
 
 logger = logging.getLogger(__name__)
@@ -52,37 +50,47 @@ class ChildScopeAction:
     ]
 
 
+def save_site(actor, site, *, scopes=None, child_scope_action=ChildScopeAction.NO_MODIFY):
+    """Add a site to an NGI (NGI_ADD_SITE there) or edit one (EDIT_OBJECT), the one write path of sites.
+
+    `scopes` None keeps the stored ones (none for a new site). The alarm e-mail is the emergency e-mail,
+    as GOCDB's portal writes it (§2.4). A new site starts as Candidate with a log row and gets GOCDB's
+    primary key "<id>G0". Moving a site to another NGI is for administrators; a lost reserved scope is
+    stripped from its services; `child_scope_action` optionally pushes the scopes down.
+    """
+    site.alarm_email = site.emergency_email
+    if site.pk is None:
+        return _create_site(actor, site, list(scopes or ()))
+    return _update_site(actor, site, scopes, child_scope_action)
+
+
 @transaction.atomic
-def create_site(actor, site, scopes):
-    """Add a site to an NGI: needs NGI_ADD_SITE there. The site starts as Candidate with a log row."""
+def _create_site(actor, site, scopes):
     require(actor, Action.NGI_ADD_SITE, site.ngi, f"You may not add sites to NGI {site.ngi}.")
-    scopes = list(scopes)
     check_scopes(actor, site, scopes, site.ngi, "NGI")
     site.certification_status_changed = timezone.now()
-    site.full_clean()
-    site.save()
-    site.primary_key = f"{site.pk}G0"
-    site.save(update_fields=["primary_key"])
-    site.scopes.set(scopes)
-    # Recorded once the primary key is known, so the audit row shows the site as it was created.
-    audit.record(actor, AuditAction.CREATE, site, None, site.snapshot())
+    save_audited(actor, site, m2m={"scopes": scopes}, saved=_created)
     CertificationStatusLog.objects.create(
         site=site, old_status="", new_status=site.certification_status, added_by=str(actor), reason="Initial creation"
     )
     return site
 
 
+def _created(site):
+    """GOCDB's identifier of a new site, set before the audit so that the row shows it."""
+    site.primary_key = f"{site.pk}G0"
+    site.save(update_fields=["primary_key"])
+
+
 @transaction.atomic
-def update_site(actor, site, scopes, child_scope_action=ChildScopeAction.NO_MODIFY):
-    """Edit a site (EDIT_OBJECT). Moving it to another NGI is for admins; a lost reserved scope is
-    stripped from its services; `child_scope_action` optionally pushes the scopes down."""
-    stored = Site.objects.get(pk=site.pk)
+def _update_site(actor, site, scopes, child_scope_action):
+    stored = locked_row(site)
     require(actor, Action.EDIT_OBJECT, stored, f"You may not edit site {stored}.")
     if stored.ngi_id != site.ngi_id and not actor.is_superuser:
-        raise PermissionDenied("Only portal administrators may move a site to another NGI.")
+        raise Forbidden("Only portal administrators may move a site to another NGI.")
     if stored.certification_status != site.certification_status:
         raise ValidationError({"certification_status": "Use 'Change certification status' to change it."})
-    scopes = list(scopes)
+    scopes = list(stored.scopes.all() if scopes is None else scopes)
     check_scopes(actor, site, scopes, site.ngi, "NGI")
     lost_reserved = {s for s in stored.scopes.all() if s.reserved} - set(scopes)
     save_audited(actor, site, m2m={"scopes": scopes})
@@ -96,9 +104,9 @@ def update_site(actor, site, scopes, child_scope_action=ChildScopeAction.NO_MODI
             wanted = set(current)  # a copy: the in-place "-=" below must not change `current` too
         wanted -= lost_reserved
         if wanted != current:
-            before = service.snapshot()
+            before = service.audit_state()
             service.scopes.set(wanted)
-            audit.record(actor, AuditAction.UPDATE, service, before, service.snapshot(), "Scopes set from the site")
+            audit.record(actor, AuditAction.UPDATE, service, before, service.audit_state(), "Scopes set from the site")
     return site
 
 
@@ -109,7 +117,7 @@ def delete_site(actor, site):
     with transaction.atomic():
         site.downtimes.all().delete()
         for service in site.services.all():
-            delete_audited(actor, service, f"Deleted with site {site}")
+            delete_audited(actor, service, message=f"Deleted with site {site}")
         return delete_audited(actor, site)
 
 
@@ -134,12 +142,12 @@ def change_certification(actor, site, new_status, reason):
         raise ValidationError({"new_status": f"A site may not go from {old} to {new_status}."})
     log = CertificationStatusLog(site=site, old_status=old, new_status=new_status, added_by=str(actor), reason=reason)
     log.full_clean(exclude=["site"])
-    before = site.snapshot()
+    before = site.audit_state()
     site.certification_status = new_status
     site.certification_status_changed = timezone.now()
     site.save(update_fields=["certification_status", "certification_status_changed", "last_updated"])
     log.save()
-    audit.record(actor, AuditAction.CERTIFY, site, before, site.snapshot(), reason)
+    audit.record(actor, SiteAction.CERTIFY, site, before, site.audit_state(), reason)
     return log
 
 
@@ -161,18 +169,12 @@ def _concrete(entity):
     return entity.concrete if type(entity) is OwnedEntity else entity
 
 
-def _role_state(role):
-    """The audited state of a role, with readable names as GOCDB's RoleActionRecord keeps them."""
-    entity = role.owned_entity.concrete
-    return {**role.snapshot(), "user": role.user.username, "entity": str(entity), "entity_kind": entity.KIND}
-
-
 def _locked_role(role):
     """Re-read `role` under a row lock so that two deciders cannot act on the same request at once."""
     try:
-        return Role.objects.select_for_update(of=("self",)).select_related("user", "owned_entity").get(pk=role.pk)
-    except Role.DoesNotExist:
-        raise ValidationError("This role no longer exists: someone else has already dealt with it.") from None
+        return locked_row(role, "user", "owned_entity")
+    except NotFound:
+        raise NotFound("This role no longer exists: someone else has already dealt with it.") from None
 
 
 def _check_requestable(entity, role_type):
@@ -202,7 +204,7 @@ def request_role(actor, entity, role_type):
             role.save()
     except IntegrityError:  # a concurrent identical request won the race
         raise ValidationError({"role_type": f"You have already requested this role over {entity}."}) from None
-    audit.record(actor, AuditAction.ROLE_REQUEST, role, None, _role_state(role), "Role requested")
+    audit.record(actor, SiteAction.ROLE_REQUEST, role, None, role.audit_state(), "Role requested")
     transaction.on_commit(lambda: _enqueue_notification(role.pk))
     return role
 
@@ -223,10 +225,10 @@ def _decide(actor, role, action, verb):
 def grant_role(actor, role):
     """Approve a pending request: needs GRANT_ROLE on the entity (climbing Site -> NGI -> projects)."""
     role = _decide(actor, role, Action.GRANT_ROLE, "grant")
-    before = _role_state(role)
+    before = role.audit_state()
     role.status = RoleStatus.GRANTED
     role.save(update_fields=["status", "last_updated"])
-    audit.record(actor, AuditAction.ROLE_GRANT, role, before, _role_state(role), "Role granted")
+    audit.record(actor, SiteAction.ROLE_GRANT, role, before, role.audit_state(), "Role granted")
     return role
 
 
@@ -234,11 +236,7 @@ def grant_role(actor, role):
 def reject_role(actor, role):
     """Refuse a pending request: needs REJECT_ROLE on the entity; the request is deleted."""
     role = _decide(actor, role, Action.REJECT_ROLE, "reject")
-    pk, before = role.pk, _role_state(role)
-    audit.record(actor, AuditAction.ROLE_REJECT, role, before, None, "Role request rejected")
-    role.delete()
-    role.pk = pk
-    return role
+    return delete_audited(actor, role, action=SiteAction.ROLE_REJECT, message="Role request rejected")
 
 
 @transaction.atomic
@@ -254,13 +252,8 @@ def revoke_role(actor, role):
     if role.user_id != actor.pk:
         require(actor, Action.REVOKE_ROLE, entity, f"You may not revoke roles over {entity}.")
     pending = role.status == RoleStatus.PENDING
-    action = AuditAction.ROLE_REJECT if pending else AuditAction.ROLE_REVOKE
-    message = "Role request withdrawn" if pending else "Role revoked"
-    pk, before = role.pk, _role_state(role)
-    audit.record(actor, action, role, before, None, message)
-    role.delete()
-    role.pk = pk
-    return role
+    action = SiteAction.ROLE_REJECT if pending else SiteAction.ROLE_REVOKE
+    return delete_audited(actor, role, action=action, message="Role request withdrawn" if pending else "Role revoked")
 
 
 def pending_roles_for(user):
@@ -368,19 +361,6 @@ def require_credential_manager(actor, site):
     )
 
 
-def credential_state(credential):
-    """The audited state of a credential. Never the token digest: the audit log is widely readable."""
-    return {
-        "site": str(credential.site),
-        "kind": credential.kind,
-        "identifier": credential.identifier,
-        "owner": credential.user.username,
-        "allow_write": credential.allow_write,
-        "last_renewed": credential.last_renewed.isoformat(),
-        "last_used": credential.last_used.isoformat() if credential.last_used else None,
-    }
-
-
 def api_credentials_of(site):
     """The credentials of `site` with their owners (one query), each annotated `expired` (no longer accepted
     by the APIs, the complement of `usable()`) and `expiring` (expired or ending within the warning time)."""
@@ -435,30 +415,26 @@ def add_api_credential(actor, site, kind, identifier="", allow_write=False):
             credential.save()
     except IntegrityError:  # the same identifier added concurrently
         raise ValidationError({"identifier": "This credential was registered here meanwhile."}) from None
-    audit.record(actor, AuditAction.CREATE, credential, None, credential_state(credential), "API credential added")
+    audit.record(actor, AuditAction.CREATE, credential, None, credential.audit_state(), "API credential added")
     return credential, secret
 
 
 def _locked_credential(credential):
     """Re-read `credential` under a row lock, so that concurrent edits and deletions do not cross."""
-    found = APICredential.objects.select_for_update(of=("self",)).select_related("site", "user")
-    try:
-        return found.get(pk=credential.pk)
-    except APICredential.DoesNotExist:
-        raise ValidationError("This API credential no longer exists: someone has deleted it.") from None
+    return locked_row(credential, "site", "user")
 
 
 def _change_credential(actor, credential, message, **changes):
     """Apply `changes`, renew the credential and make `actor` its owner, as every GOCDB edit does (§10)."""
     credential = _locked_credential(credential)
     require_credential_manager(actor, credential.site)
-    before = credential_state(credential)
+    before = credential.audit_state()
     for name, value in changes.items():
         setattr(credential, name, value)
     credential.last_renewed = timezone.now()
     credential.user = actor
     credential.save(update_fields=["last_renewed", "user", *changes])
-    audit.record(actor, AuditAction.UPDATE, credential, before, credential_state(credential), message)
+    audit.record(actor, AuditAction.UPDATE, credential, before, credential.audit_state(), message)
     return credential
 
 
@@ -479,8 +455,4 @@ def delete_api_credential(actor, credential):
     """Remove a credential: the clients using it are refused from then on."""
     credential = _locked_credential(credential)
     require_credential_manager(actor, credential.site)
-    pk = credential.pk
-    audit.record(actor, AuditAction.DELETE, credential, credential_state(credential), None, "API credential deleted")
-    credential.delete()
-    credential.pk = pk
-    return credential
+    return delete_audited(actor, credential, message="API credential deleted")

@@ -21,7 +21,8 @@ from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from egiportal.services import delete_properties, set_properties
+from egiportal.errors import CONFLICT, FORBIDDEN, INVALID, NOT_FOUND, ServiceError, error_code
+from egiportal.services import delete_audited, delete_properties, save_audited, set_properties
 
 from .serializers import RelatedField
 
@@ -41,12 +42,25 @@ class PreconditionFailed(exceptions.APIException):
     default_code = "precondition_failed"
 
 
+# The replies to the services' error codes. A clash with stored data on a field (a taken name) is a
+# 400 naming the field, like any invalid field; deletes that other rows protect are 409s (below).
+SERVICE_ERRORS = {
+    INVALID: exceptions.ValidationError,
+    CONFLICT: exceptions.ValidationError,
+    FORBIDDEN: exceptions.PermissionDenied,
+    NOT_FOUND: exceptions.NotFound,
+}
+
+
 def exception_handler(exc, context):
-    """Django's validation errors (from model rules and services) are 400s with their messages;
-    deletes that other rows protect are 409s naming them."""
-    if isinstance(exc, DjangoValidationError):
-        detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
-        exc = exceptions.ValidationError(detail)
+    """The services' refusals (and Django's validation errors from model rules) answered by their code,
+    with their messages; deletes that other rows protect are 409s naming them."""
+    if isinstance(exc, (ServiceError, DjangoValidationError)):
+        reply = SERVICE_ERRORS[error_code(exc)]
+        if reply is exceptions.ValidationError:
+            exc = reply(exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages})
+        else:
+            exc = reply(" ".join(exc.messages) if isinstance(exc, DjangoValidationError) else str(exc))
     elif isinstance(exc, (ProtectedError, RestrictedError)):
         dependents = sorted({f"{o._meta.verbose_name}: {o}" for o in list(exc.protected_objects)[:50]})
         exc = Conflict(
@@ -148,6 +162,10 @@ class PortalViewSet(viewsets.ModelViewSet):
 
     # ---------------------------------------------------------------- writes
 
+    def new_object(self):
+        """The instance a create fills in; fields the request leaves out keep what this gives."""
+        return self.queryset.model()
+
     def save_object(self, actor, instance, m2m):
         raise exceptions.MethodNotAllowed(self.request.method)
 
@@ -159,7 +177,7 @@ class PortalViewSet(viewsets.ModelViewSet):
         data = dict(serializer.validated_data)
         model = self.queryset.model
         m2m = {name: data.pop(name) for name in list(data) if model._meta.get_field(name).many_to_many}
-        instance = instance if instance is not None else model()
+        instance = instance if instance is not None else self.new_object()
         for name, value in data.items():
             setattr(instance, name, value)
         self.save_object(self.request.user, instance, m2m)
@@ -278,14 +296,10 @@ class AdminWritesViewSet(PortalViewSet):
     administrators only, audited like the admin site's edits."""
 
     def save_object(self, actor, instance, m2m):
-        from egiportal.services import save_audited
-
         require_admin(actor, instance)
         save_audited(actor, instance, m2m=m2m)
 
     def delete_object(self, actor, instance):
-        from egiportal.services import delete_audited
-
         require_admin(actor, instance)
         delete_audited(actor, instance)
 

@@ -66,12 +66,6 @@ class EndpointLocationSerializer(BaseModelSerializer):
         ]  # fmt: skip
         brief_fields = ["id", "url", "display", "name"]
 
-    def validate(self, attrs):
-        if self.instance is None and "monitored" not in attrs and "service" in attrs:
-            # As in the browser form and GOCDB's write API, a new endpoint follows its service's flag.
-            attrs["monitored"] = attrs["service"].monitored
-        return attrs
-
 
 class ServiceGroupSerializer(BaseModelSerializer):
     scopes = scopes_field()

@@ -35,12 +35,7 @@ class ServiceViewSet(PortalViewSet):
     filterset_class = filtersets.ServiceFilterSet
 
     def save_object(self, actor, service, m2m):
-        if service.pk is not None:
-            services.update_service(actor, service, m2m.get("scopes", service.scopes.all()))
-            return
-        # Without scopes a new service takes its site's, as the browser form proposes.
-        scopes = m2m["scopes"] if "scopes" in m2m else service.site.scopes.all()
-        services.create_service(actor, service, scopes)
+        services.save_service(actor, service, scopes=m2m.get("scopes"))
 
     def delete_object(self, actor, service):
         services.delete_service(actor, service)
@@ -51,11 +46,11 @@ class EndpointLocationViewSet(PortalViewSet):
     serializer_class = serializers.EndpointLocationSerializer
     filterset_class = filtersets.EndpointLocationFilterSet
 
+    def new_object(self):
+        return EndpointLocation(monitored=None)  # not given: save_endpoint follows the service's flag
+
     def save_object(self, actor, endpoint, m2m):
-        if endpoint.pk is None:
-            services.create_endpoint(actor, endpoint)
-        else:
-            services.update_endpoint(actor, endpoint)
+        services.save_endpoint(actor, endpoint)
 
     def delete_object(self, actor, endpoint):
         services.delete_endpoint(actor, endpoint)
@@ -67,24 +62,10 @@ class ServiceGroupViewSet(PortalViewSet):
     filterset_class = filtersets.ServiceGroupFilterSet
 
     def save_object(self, actor, group, m2m):
-        if group.pk is None:
-            services.create_service_group(actor, group, m2m.get("scopes", []))
-            members = set()
-        else:
-            members = set(group.services.all())
-            services.update_service_group(actor, group, m2m.get("scopes", group.scopes.all()))
-        if "services" in m2m:
-            wanted = set(m2m["services"])
-            add, remove = sorted(wanted - members, key=by_pk), sorted(members - wanted, key=by_pk)
-            if add or remove:  # change_group_services refuses an empty change
-                services.change_group_services(actor, group, add=add, remove=remove)
+        services.save_service_group(actor, group, scopes=m2m.get("scopes"), members=m2m.get("services"))
 
     def delete_object(self, actor, group):
         services.delete_service_group(actor, group)
-
-
-def by_pk(obj):
-    return obj.pk
 
 
 class DowntimeViewSet(PortalViewSet):
@@ -93,18 +74,7 @@ class DowntimeViewSet(PortalViewSet):
     filterset_class = filtersets.DowntimeFilterSet
 
     def save_object(self, actor, downtime, m2m):
-        if downtime.pk is None:
-            services.declare_downtime(actor, downtime, m2m.get("services", []), m2m.get("endpoints", []))
-            return
-        chosen = m2m.get("services")
-        endpoints = m2m.get("endpoints")
-        if endpoints is None:
-            # Endpoints of services that leave the downtime leave with them (else they would bring
-            # their service back in, see services._affected).
-            endpoints = list(downtime.endpoints.all())
-            if chosen is not None:
-                endpoints = [e for e in endpoints if e.service_id in {s.pk for s in chosen}]
-        services.edit_downtime(actor, downtime, chosen if chosen is not None else downtime.services.all(), endpoints)
+        services.save_downtime(actor, downtime, services=m2m.get("services"), endpoints=m2m.get("endpoints"))
 
     def delete_object(self, actor, downtime):
         services.delete_downtime(actor, downtime)

@@ -9,6 +9,7 @@ from django.db import IntegrityError, models, transaction
 
 from egiportal import permissions
 from egiportal import services as core
+from egiportal.errors import CONFLICT, FORBIDDEN, NOT_FOUND, Conflict, error_code
 from egiportal.pi import slash_dn
 from sites.choices import Action
 from sites.models import APICredential, Site
@@ -195,48 +196,31 @@ def set_field(call, obj, actor, name):
         )
     setattr(obj, name, call.value)
     if isinstance(obj, Service):
-        save_service(obj, actor, name)
-    else:
-        save_endpoint(obj, actor, name)
-
-
-def save_service(service, actor, name):
-    # GOCDB refuses a production service that is not monitored with 403 (validateProductionMonitoredCombination).
+        services.save_service(actor, obj)
+        return
     try:
-        services.check_production_monitored(service)
-    except ValidationError as exc:
-        raise WriteError(403, " ".join(exc.messages)) from None
-    if name == "hostname":
-        try:
-            services.check_unique_host(service)
-        except ValidationError as exc:
-            raise WriteError(409, " ".join(exc.messages)) from None
-    services.update_service(actor, service, list(service.scopes.all()))
-
-
-def save_endpoint(endpoint, actor, name):
-    clash = name == "name" and services.endpoint_name_clash(endpoint.service, endpoint.name, endpoint.pk)
-    if clash:
-        raise WriteError(409, f"Please provide a unique name for this endpoint. {clash}")
-    services.update_endpoint(actor, endpoint)
+        services.save_endpoint(actor, obj)
+    except Conflict as exc:
+        raise WriteError(409, f"Please provide a unique name for this endpoint. {' '.join(exc.messages)}") from None
 
 
 # ---------------------------------------------------------------- operations: the endpoints of a service
 
 
 def create_endpoint(service, fields, actor):
-    """A new endpoint: url required; the interface defaults to the type, monitoring to the service's."""
+    """A new endpoint: url required; save_endpoint gives the defaults of what is not given (monitoring
+    as the service's, the interface named after its type)."""
     if not fields.get("url"):
         raise WriteError(400, "A URL must be specified when adding new endpoints.")
-    values = {ENDPOINT_FIELDS[name]: value for name, value in fields.items()}
-    values.setdefault("monitored", service.monitored)
-    services.create_endpoint(actor, EndpointLocation(service=service, **values))
+    values = {"monitored": None, **{ENDPOINT_FIELDS[name]: value for name, value in fields.items()}}
+    try:
+        services.save_endpoint(actor, EndpointLocation(service=service, **values))
+    except Conflict:
+        name = short(values["name"])
+        raise WriteError(409, f"An endpoint named {name} already exists for the {service.hostname} service.") from None
 
 
 def post_endpoint(call, service, actor):
-    name = call.pairs["name"]
-    if service.endpoints.filter(name=name).exists():
-        raise WriteError(409, f"An endpoint named {short(name)} already exists for the {service.hostname} service.")
     create_endpoint(service, call.pairs, actor)
 
 
@@ -248,7 +232,7 @@ def put_endpoint(call, service, actor):
     endpoint.service = service
     for name, value in call.pairs.items():
         setattr(endpoint, ENDPOINT_FIELDS[name], value)
-    services.update_endpoint(actor, endpoint)
+    services.save_endpoint(actor, endpoint)
 
 
 def delete_endpoint(call, service, actor):
@@ -285,12 +269,25 @@ def perform(call, entity, credential):
     try:
         with transaction.atomic():
             apply(call, entity, credential.user)
-    except PermissionDenied:
-        raise owner_lacks_role(credential) from None
-    except ValidationError as exc:
-        raise WriteError(400, describe(exc)) from None
-    except IntegrityError:  # a concurrent request added the same key or name first
-        raise WriteError(409, "The change conflicts with a concurrent change; nothing was changed.") from None
+    except (ValidationError, PermissionDenied, IntegrityError) as exc:
+        raise write_error(exc, credential) from None
+
+
+def write_error(exc, credential):
+    """GOCDB's reply to a service's error code."""
+    code = error_code(exc)
+    if code == FORBIDDEN:
+        return owner_lacks_role(credential)
+    if isinstance(exc, IntegrityError):  # a concurrent request added the same key or name first
+        return WriteError(409, "The change conflicts with a concurrent change; nothing was changed.")
+    if code == CONFLICT:
+        return WriteError(409, " ".join(exc.messages))
+    if code == NOT_FOUND:
+        return WriteError(404, " ".join(exc.messages))
+    # GOCDB refuses a production service that is not monitored with 403 (validateProductionMonitoredCombination).
+    if "monitored" in getattr(exc, "error_dict", {}):
+        return WriteError(403, " ".join(exc.messages))
+    return WriteError(400, describe(exc))
 
 
 def describe(exc):

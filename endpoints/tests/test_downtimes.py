@@ -67,7 +67,7 @@ def messages(exc_info):
 
 def test_declare_more_than_24h_ahead_is_scheduled(admin, service):
     start = timezone.now() + 24 * H + 5 * M
-    dt = ops.declare_downtime(admin, new(start, start + 2 * H), [service])
+    dt = ops.save_downtime(admin, new(start, start + 2 * H), services=[service])
     dt.refresh_from_db()
     assert dt.classification == "SCHEDULED"
     assert dt.site == service.site
@@ -77,20 +77,20 @@ def test_declare_more_than_24h_ahead_is_scheduled(admin, service):
 
 def test_declare_within_24h_is_unscheduled(admin, service):
     start = timezone.now() + 24 * H - 5 * M
-    dt = ops.declare_downtime(admin, new(start, start + 2 * H), [service])
+    dt = ops.save_downtime(admin, new(start, start + 2 * H), services=[service])
     assert Downtime.objects.get(pk=dt.pk).classification == "UNSCHEDULED"
 
 
 def test_declare_up_to_48h_in_the_past_is_allowed(admin, service):
     start = timezone.now() - 48 * H + 5 * M
-    dt = ops.declare_downtime(admin, new(start, start + 50 * H), [service])
+    dt = ops.save_downtime(admin, new(start, start + 50 * H), services=[service])
     assert Downtime.objects.get(pk=dt.pk).classification == "UNSCHEDULED"
 
 
 def test_declare_more_than_48h_in_the_past_is_refused(admin, service):
     start = timezone.now() - 48 * H - 5 * M
     with pytest.raises(ValidationError) as exc:
-        ops.declare_downtime(admin, new(start, start + 50 * H), [service])
+        ops.save_downtime(admin, new(start, start + 50 * H), services=[service])
     assert messages(exc) == "The requested start time of the downtime must be within the last 48 hrs"
     assert not Downtime.objects.exists()
 
@@ -99,7 +99,7 @@ def test_declare_more_than_48h_in_the_past_is_refused(admin, service):
 def test_declare_start_not_before_end_is_refused(admin, service, length):
     start = timezone.now() + 2 * H
     with pytest.raises(ValidationError) as exc:
-        ops.declare_downtime(admin, new(start, start + length), [service])
+        ops.save_downtime(admin, new(start, start + length), services=[service])
     assert messages(exc) == "A downtime cannot start after it's ended."
     assert not Downtime.objects.exists()
 
@@ -107,7 +107,7 @@ def test_declare_start_not_before_end_is_refused(admin, service, length):
 def test_declare_without_service_is_refused(admin):
     start = timezone.now() + H
     with pytest.raises(ValidationError) as exc:
-        ops.declare_downtime(admin, new(start, start + H), [])
+        ops.save_downtime(admin, new(start, start + H), services=[])
     assert messages(exc) == "A downtime must affect at least one service"
     assert not Downtime.objects.exists() and not AuditLog.objects.exists()
 
@@ -117,7 +117,7 @@ def test_declare_services_of_two_sites_is_refused(admin, service, site):
     grant(admin, "SITE_ADMIN", other.site)
     start = timezone.now() + H
     with pytest.raises(ValidationError) as exc:
-        ops.declare_downtime(admin, new(start, start + H), [service, other])
+        ops.save_downtime(admin, new(start, start + H), services=[service, other])
     assert messages(exc) == "Downtime creation for multiple sites not supported yet"
     assert not Downtime.objects.exists()
 
@@ -125,7 +125,7 @@ def test_declare_services_of_two_sites_is_refused(admin, service, site):
 def test_selecting_an_endpoint_adds_its_service(admin, service, site):
     endpoint = EndpointFactory(service=ServiceFactory(site=site))
     start = timezone.now() + H
-    dt = ops.declare_downtime(admin, new(start, start + H), [service], [endpoint])
+    dt = ops.save_downtime(admin, new(start, start + H), services=[service], endpoints=[endpoint])
     assert set(dt.services.all()) == {service, endpoint.service}
     assert list(dt.endpoints.all()) == [endpoint]
 
@@ -133,13 +133,13 @@ def test_selecting_an_endpoint_adds_its_service(admin, service, site):
 def test_endpoint_alone_is_enough(admin, site):
     endpoint = EndpointFactory(service=ServiceFactory(site=site))
     start = timezone.now() + H
-    dt = ops.declare_downtime(admin, new(start, start + H), [], [endpoint])
+    dt = ops.save_downtime(admin, new(start, start + H), services=[], endpoints=[endpoint])
     assert list(dt.services.all()) == [endpoint.service]
 
 
 def test_declare_is_audited_with_its_services(admin, service):
     start = timezone.now() + H
-    dt = ops.declare_downtime(admin, new(start, start + H), [service])
+    dt = ops.save_downtime(admin, new(start, start + H), services=[service])
     row = AuditLog.objects.get(object_id=dt.pk, content_type__model="downtime")
     assert row.action == "create" and row.user == admin and row.before is None
     assert row.after["services"] == [str(service)]
@@ -151,7 +151,7 @@ def test_other_sites_admin_may_not_declare(service):
     grant(stranger, "SITE_ADMIN", SiteFactory())
     start = timezone.now() + H
     with pytest.raises(PermissionDenied) as exc:
-        ops.declare_downtime(stranger, new(start, start + H), [service])
+        ops.save_downtime(stranger, new(start, start + H), services=[service])
     assert str(service.site) in str(exc.value)
     assert not Downtime.objects.exists() and not AuditLog.objects.exists()
 
@@ -159,7 +159,7 @@ def test_other_sites_admin_may_not_declare(service):
 def test_anonymous_may_not_declare(service):
     start = timezone.now() + H
     with pytest.raises(PermissionDenied):
-        ops.declare_downtime(AnonymousUser(), new(start, start + H), [service])
+        ops.save_downtime(AnonymousUser(), new(start, start + H), services=[service])
     assert not Downtime.objects.exists()
 
 
@@ -167,7 +167,7 @@ def test_ngi_manager_of_the_sites_ngi_may_declare(service):
     manager = UserFactory()
     grant(manager, "NGI_OPS_MAN", service.site.ngi)
     start = timezone.now() + H
-    assert ops.declare_downtime(manager, new(start, start + H), [service]).pk
+    assert ops.save_downtime(manager, new(start, start + H), services=[service]).pk
 
 
 def test_manager_of_another_ngi_may_not_declare(service):
@@ -175,7 +175,7 @@ def test_manager_of_another_ngi_may_not_declare(service):
     grant(manager, "NGI_OPS_MAN", NGIFactory())
     start = timezone.now() + H
     with pytest.raises(PermissionDenied):
-        ops.declare_downtime(manager, new(start, start + H), [service])
+        ops.save_downtime(manager, new(start, start + H), services=[service])
 
 
 def test_pending_role_does_not_allow(service, site):
@@ -183,7 +183,7 @@ def test_pending_role_does_not_allow(service, site):
     grant(user, "SITE_ADMIN", site, status="STATUS_PENDING")
     start = timezone.now() + H
     with pytest.raises(PermissionDenied):
-        ops.declare_downtime(user, new(start, start + H), [service])
+        ops.save_downtime(user, new(start, start + H), services=[service])
 
 
 @pytest.mark.parametrize(
@@ -200,7 +200,7 @@ def test_declare_bad_fields_are_refused(admin, service, field, value):
     dt = new(start, start + H)
     setattr(dt, field, value)
     with pytest.raises(ValidationError) as exc:
-        ops.declare_downtime(admin, dt, [service])
+        ops.save_downtime(admin, dt, services=[service])
     assert field in exc.value.message_dict
     assert not Downtime.objects.exists() and not AuditLog.objects.exists()
 
@@ -214,7 +214,9 @@ def edit(actor, dt, start=None, end=None, services=None, endpoints=(), **fields)
     dt.end = end or dt.end
     for name, value in fields.items():
         setattr(dt, name, value)
-    return ops.edit_downtime(actor, dt, services if services is not None else list(dt.services.all()), endpoints)
+    return ops.save_downtime(
+        actor, dt, services=services if services is not None else list(dt.services.all()), endpoints=endpoints
+    )
 
 
 def test_edit_shorten_ongoing_unscheduled(admin, service):

@@ -38,7 +38,7 @@ def owner():
 
 @pytest.fixture
 def group(owner, egi):
-    return ops.create_service_group(owner, ServiceGroup(name="my_group", description="Cloud services"), [egi])
+    return ops.save_service_group(owner, ServiceGroup(name="my_group", description="Cloud services"), scopes=[egi])
 
 
 def form(**extra):
@@ -62,33 +62,33 @@ def test_create_needs_a_login(egi):
     from django.contrib.auth.models import AnonymousUser
 
     with pytest.raises(PermissionDenied):
-        ops.create_service_group(AnonymousUser(), ServiceGroup(name="anon", description="x"), [egi])
+        ops.save_service_group(AnonymousUser(), ServiceGroup(name="anon", description="x"), scopes=[egi])
     assert not ServiceGroup.objects.exists()
 
 
 def test_reserved_scope_only_by_admins(owner, egi, wlcg):
     with pytest.raises(ValidationError) as exc:
-        ops.create_service_group(owner, ServiceGroup(name="res", description="x"), [egi, wlcg])
+        ops.save_service_group(owner, ServiceGroup(name="res", description="x"), scopes=[egi, wlcg])
     assert "Only portal administrators may add reserved scopes to a service group: wlcg." in exc.value.messages
     assert not ServiceGroup.objects.exists() and not Role.objects.exists()
     admin = UserFactory(is_superuser=True)
-    group = ops.create_service_group(admin, ServiceGroup(name="res", description="x"), [egi, wlcg])
+    group = ops.save_service_group(admin, ServiceGroup(name="res", description="x"), scopes=[egi, wlcg])
     # the group's own admin may keep the reserved scope an administrator gave it
     grant(owner, "SERVICE_GROUP_ADMIN", group)
     group.description = "Edited"
-    ops.update_service_group(owner, group, [egi, wlcg])
+    ops.save_service_group(owner, group, scopes=[egi, wlcg])
     assert set(group.scopes.values_list("name", flat=True)) == {"EGI", "wlcg"}
 
 
 def test_minimum_scopes(owner):
     with pytest.raises(ValidationError) as exc:
-        ops.create_service_group(owner, ServiceGroup(name="noscope", description="x"), [])
+        ops.save_service_group(owner, ServiceGroup(name="noscope", description="x"), scopes=[])
     assert "scopes" in exc.value.message_dict
 
 
 def test_duplicate_name_has_gocdb_message(group, owner, egi):
     with pytest.raises(ValidationError) as exc:
-        ops.create_service_group(owner, ServiceGroup(name="my_group", description="x"), [egi])
+        ops.save_service_group(owner, ServiceGroup(name="my_group", description="x"), scopes=[egi])
     assert exc.value.message_dict["name"] == ["A service group named my_group already exists."]
 
 
@@ -99,7 +99,7 @@ def test_field_formats(owner, egi, field, value):
     group = ServiceGroup(name="ok_name", description="fine")
     setattr(group, field, value)
     with pytest.raises(ValidationError) as exc:
-        ops.create_service_group(owner, group, [egi])
+        ops.save_service_group(owner, group, scopes=[egi])
     assert field in exc.value.message_dict
     assert not ServiceGroup.objects.exists()
 
@@ -109,7 +109,7 @@ def test_update_needs_edit_on_the_group(group, egi):
     grant(stranger, "SERVICE_GROUP_ADMIN", ServiceGroupFactory())
     group.description = "Hijacked"
     with pytest.raises(PermissionDenied):
-        ops.update_service_group(stranger, group, [egi])
+        ops.save_service_group(stranger, group, scopes=[egi])
     assert ServiceGroup.objects.get(pk=group.pk).description == "Cloud services"
 
 
@@ -124,7 +124,7 @@ def test_site_admin_has_no_rights_over_groups(group, egi):
 
 def test_update_is_audited(group, owner, egi):
     group.description = "Changed"
-    ops.update_service_group(owner, group, [egi])
+    ops.save_service_group(owner, group, scopes=[egi])
     row = AuditLog.objects.get(action="update")
     assert row.before["description"] == "Cloud services" and row.after["description"] == "Changed"
 

@@ -67,7 +67,7 @@ def audit_rows(obj, model=None):
 
 
 def test_site_admin_creates_service_with_audit(site, site_admin):
-    service = services.create_service(site_admin, new_service(site), [scope("EGI")])
+    service = services.save_service(site_admin, new_service(site), scopes=[scope("EGI")])
     assert Service.objects.get(pk=service.pk).hostname == "cloud.example.org"
     assert [s.name for s in service.scopes.all()] == ["EGI"]
     (row,) = audit_rows(service)
@@ -78,7 +78,7 @@ def test_site_admin_creates_service_with_audit(site, site_admin):
 def test_ngi_manager_creates_service(site):
     manager = UserFactory()
     grant(manager, "NGI_OPS_MAN", site.ngi)
-    service = services.create_service(manager, new_service(site), [scope("EGI")])
+    service = services.save_service(manager, new_service(site), scopes=[scope("EGI")])
     assert service.pk is not None
 
 
@@ -86,13 +86,13 @@ def test_ngi_manager_creates_service(site):
 def test_create_service_refused_without_role(site, other_admin, who):
     actor = {"other_admin": other_admin, "anonymous": AnonymousUser(), "plain": UserFactory()}[who]
     with pytest.raises(PermissionDenied, match="may not add services"):
-        services.create_service(actor, new_service(site), [scope("EGI")])
+        services.save_service(actor, new_service(site), scopes=[scope("EGI")])
     assert not Service.objects.exists() and not AuditLog.objects.exists()
 
 
 def test_create_without_site_or_type_is_a_validation_error(site_admin):
     with pytest.raises(ValidationError) as exc:
-        services.create_service(site_admin, Service(hostname="a.example.org", description="x"), [scope("EGI")])
+        services.save_service(site_admin, Service(hostname="a.example.org", description="x"), scopes=[scope("EGI")])
     assert set(exc.value.message_dict) == {"site", "service_type"}
 
 
@@ -102,7 +102,7 @@ def test_create_without_site_or_type_is_a_validation_error(site_admin):
 def test_same_host_and_type_at_another_site_is_refused(site, site_admin):
     ServiceFactory(hostname="cloud.example.org", service_type=service_type())
     with pytest.raises(ValidationError) as exc:
-        services.create_service(site_admin, new_service(site, hostname="CLOUD.example.org"), [scope("EGI")])
+        services.save_service(site_admin, new_service(site, hostname="CLOUD.example.org"), scopes=[scope("EGI")])
     assert exc.value.message_dict["hostname"] == [
         "A org.openstack.nova service named CLOUD.example.org already exists."
     ]
@@ -110,21 +110,21 @@ def test_same_host_and_type_at_another_site_is_refused(site, site_admin):
 
 
 def test_same_host_and_type_in_the_same_site_is_allowed(site, site_admin):
-    services.create_service(site_admin, new_service(site), [scope("EGI")])
-    services.create_service(site_admin, new_service(site), [scope("EGI")])
+    services.save_service(site_admin, new_service(site), scopes=[scope("EGI")])
+    services.save_service(site_admin, new_service(site), scopes=[scope("EGI")])
     assert Service.objects.filter(hostname="cloud.example.org").count() == 2
 
 
 def test_same_host_with_another_type_is_allowed(site, site_admin):
     ServiceFactory(hostname="cloud.example.org", service_type=service_type())
-    services.create_service(site_admin, new_service(site, type_name="VOMS"), [scope("EGI")])
+    services.save_service(site_admin, new_service(site, type_name="VOMS"), scopes=[scope("EGI")])
     assert Service.objects.filter(hostname="cloud.example.org").count() == 2
 
 
 def test_update_keeps_own_host_and_type(site, site_admin):
     service = ServiceFactory(site=site)
     service.description = "Changed"
-    services.update_service(site_admin, service, [scope("EGI")])
+    services.save_service(site_admin, service, scopes=[scope("EGI")])
     assert Service.objects.get(pk=service.pk).description == "Changed"
 
 
@@ -133,15 +133,15 @@ def test_update_keeps_own_host_and_type(site, site_admin):
 
 def test_production_without_monitoring_is_refused(site, site_admin):
     with pytest.raises(ValidationError) as exc:
-        services.create_service(site_admin, new_service(site, monitored=False), [scope("EGI")])
+        services.save_service(site_admin, new_service(site, monitored=False), scopes=[scope("EGI")])
     assert "must be monitored" in exc.value.message_dict["monitored"][0]
     assert not Service.objects.exists()
 
 
 @pytest.mark.parametrize("type_name", ["VOMS", "emi.ARGUS", "org.squid-cache.Squid"])
 def test_hard_coded_exempt_types_may_be_unmonitored(site, site_admin, type_name):
-    service = services.create_service(
-        site_admin, new_service(site, type_name=type_name, monitored=False), [scope("EGI")]
+    service = services.save_service(
+        site_admin, new_service(site, type_name=type_name, monitored=False), scopes=[scope("EGI")]
     )
     assert service.production and not service.monitored
 
@@ -149,14 +149,16 @@ def test_hard_coded_exempt_types_may_be_unmonitored(site, site_admin, type_name)
 def test_type_with_monitoring_exception_may_be_unmonitored(site, site_admin):
     exempt = ServiceType.objects.create(name="test.exempt", description="Exempt", monitoring_exception=True)
     assert exempt.monitoring_exempt
-    service = services.create_service(
-        site_admin, new_service(site, type_name="test.exempt", monitored=False), [scope("EGI")]
+    service = services.save_service(
+        site_admin, new_service(site, type_name="test.exempt", monitored=False), scopes=[scope("EGI")]
     )
     assert not service.monitored
 
 
 def test_non_production_service_may_be_unmonitored(site, site_admin):
-    service = services.create_service(site_admin, new_service(site, production=False, monitored=False), [scope("EGI")])
+    service = services.save_service(
+        site_admin, new_service(site, production=False, monitored=False), scopes=[scope("EGI")]
+    )
     assert not service.monitored
 
 
@@ -167,7 +169,7 @@ def test_non_production_service_may_be_unmonitored(site, site_admin):
 def test_minimum_non_reserved_scopes(site, superuser, names):
     site.scopes.add(scope("wlcg"))
     with pytest.raises(ValidationError) as exc:
-        services.create_service(superuser, new_service(site), [scope(n) for n in names])
+        services.save_service(superuser, new_service(site), scopes=[scope(n) for n in names])
     assert "non-reserved" in exc.value.message_dict["scopes"][0]
     assert not Service.objects.exists()
 
@@ -175,33 +177,33 @@ def test_minimum_non_reserved_scopes(site, superuser, names):
 def test_minimum_scopes_follows_the_setting(site, site_admin, settings):
     settings.MINIMUM_SCOPES = 2
     with pytest.raises(ValidationError):
-        services.create_service(site_admin, new_service(site), [scope("EGI")])
-    service = services.create_service(site_admin, new_service(site), [scope("EGI"), scope("Local")])
+        services.save_service(site_admin, new_service(site), scopes=[scope("EGI")])
+    service = services.save_service(site_admin, new_service(site), scopes=[scope("EGI"), scope("Local")])
     assert service.scopes.count() == 2
 
 
 def test_reserved_scope_not_on_the_site_is_refused(site, site_admin):
     with pytest.raises(ValidationError) as exc:
-        services.create_service(site_admin, new_service(site), [scope("EGI"), scope("wlcg")])
+        services.save_service(site_admin, new_service(site), scopes=[scope("EGI"), scope("wlcg")])
     assert "wlcg" in exc.value.message_dict["scopes"][0] and "site" in exc.value.message_dict["scopes"][0]
     assert not Service.objects.exists()
 
 
 def test_reserved_scope_of_the_site_is_allowed(site, site_admin):
     site.scopes.add(scope("wlcg"))
-    service = services.create_service(site_admin, new_service(site), [scope("EGI"), scope("wlcg")])
+    service = services.save_service(site_admin, new_service(site), scopes=[scope("EGI"), scope("wlcg")])
     assert {s.name for s in service.scopes.all()} == {"EGI", "wlcg"}
 
 
 def test_admin_may_assign_any_reserved_scope(site, superuser):
-    service = services.create_service(superuser, new_service(site), [scope("EGI"), scope("wlcg")])
+    service = services.save_service(superuser, new_service(site), scopes=[scope("EGI"), scope("wlcg")])
     assert service.scopes.filter(name="wlcg").exists()
 
 
 def test_reserved_scope_the_service_already_has_may_stay(site, site_admin):
     service = ServiceFactory(site=site, scopes=[scope("EGI"), scope("wlcg")])
     service.description = "Still tagged"
-    services.update_service(site_admin, service, [scope("EGI"), scope("wlcg")])
+    services.save_service(site_admin, service, scopes=[scope("EGI"), scope("wlcg")])
     assert service.scopes.filter(name="wlcg").exists()
 
 
@@ -211,7 +213,7 @@ def test_reserved_scope_the_service_already_has_may_stay(site, site_admin):
 def test_update_writes_before_and_after(site, site_admin):
     service = ServiceFactory(site=site, description="Old text")
     service.description = "New text"
-    services.update_service(site_admin, service, [scope("EGI"), scope("Local")])
+    services.save_service(site_admin, service, scopes=[scope("EGI"), scope("Local")])
     (row,) = audit_rows(service)
     assert row.action == "update"
     assert row.before["description"] == "Old text" and row.after["description"] == "New text"
@@ -222,7 +224,7 @@ def test_update_refused_for_admin_of_another_site(site, other_admin):
     service = ServiceFactory(site=site, description="Old text")
     service.description = "Hijacked"
     with pytest.raises(PermissionDenied):
-        services.update_service(other_admin, service, [scope("EGI")])
+        services.save_service(other_admin, service, scopes=[scope("EGI")])
     assert Service.objects.get(pk=service.pk).description == "Old text"
     assert not AuditLog.objects.exists()
 
@@ -231,7 +233,7 @@ def test_failed_rule_on_update_changes_nothing(site, site_admin):
     service = ServiceFactory(site=site)
     service.monitored = False
     with pytest.raises(ValidationError):
-        services.update_service(site_admin, service, [scope("Local")])
+        services.save_service(site_admin, service, scopes=[scope("Local")])
     stored = Service.objects.get(pk=service.pk)
     assert stored.monitored and [s.name for s in stored.scopes.all()] == ["EGI"]
     assert not AuditLog.objects.exists()
@@ -243,9 +245,9 @@ def test_moving_a_service_is_admin_only(site, site_admin, superuser):
     service = ServiceFactory(site=site)
     service.site = target
     with pytest.raises(PermissionDenied, match="administrators"):
-        services.update_service(site_admin, service, [scope("EGI")])
+        services.save_service(site_admin, service, scopes=[scope("EGI")])
     assert Service.objects.get(pk=service.pk).site == site
-    services.update_service(superuser, service, [scope("EGI")])
+    services.save_service(superuser, service, scopes=[scope("EGI")])
     assert Service.objects.get(pk=service.pk).site == target
 
 
@@ -254,7 +256,7 @@ def test_move_refused_while_a_future_downtime_holds_the_service(site, superuser)
     DowntimeFactory(service=service)
     service.site = SiteFactory()
     with pytest.raises(ValidationError) as exc:
-        services.update_service(superuser, service, [scope("EGI")])
+        services.save_service(superuser, service, scopes=[scope("EGI")])
     assert "downtimes" in exc.value.message_dict["site"][0]
     assert Service.objects.get(pk=service.pk).site == site
 
@@ -307,31 +309,31 @@ def new_endpoint(service, name="main", **fields):
 
 def test_create_endpoint_defaults_interface_to_type_name(site, site_admin):
     service = ServiceFactory(site=site)
-    endpoint = services.create_endpoint(site_admin, new_endpoint(service))
+    endpoint = services.save_endpoint(site_admin, new_endpoint(service))
     assert endpoint.interface_name == "org.openstack.nova"
     (row,) = audit_rows(endpoint)
     assert row.action == "create" and row.after["interface_name"] == "org.openstack.nova"
 
 
 def test_explicit_interface_name_is_kept(site, site_admin):
-    endpoint = services.create_endpoint(site_admin, new_endpoint(ServiceFactory(site=site), interface_name="OCCI"))
+    endpoint = services.save_endpoint(site_admin, new_endpoint(ServiceFactory(site=site), interface_name="OCCI"))
     assert endpoint.interface_name == "OCCI"
 
 
 def test_endpoint_name_unique_within_its_service(site, site_admin):
     service = ServiceFactory(site=site)
-    services.create_endpoint(site_admin, new_endpoint(service, name="main"))
+    services.save_endpoint(site_admin, new_endpoint(service, name="main"))
     with pytest.raises(ValidationError) as exc:
-        services.create_endpoint(site_admin, new_endpoint(service, name=" main "))
+        services.save_endpoint(site_admin, new_endpoint(service, name=" main "))
     assert exc.value.message_dict["name"] == [f"Service {service} already has an endpoint named main."]
     assert service.endpoints.count() == 1
-    services.create_endpoint(site_admin, new_endpoint(ServiceFactory(site=site), name="main"))
+    services.save_endpoint(site_admin, new_endpoint(ServiceFactory(site=site), name="main"))
     assert EndpointLocation.objects.filter(name="main").count() == 2
 
 
 def test_empty_endpoint_name_is_refused(site, site_admin):
     with pytest.raises(ValidationError) as exc:
-        services.create_endpoint(site_admin, new_endpoint(ServiceFactory(site=site), name="  "))
+        services.save_endpoint(site_admin, new_endpoint(ServiceFactory(site=site), name="  "))
     assert "name" in exc.value.message_dict
     assert not EndpointLocation.objects.exists()
 
@@ -339,11 +341,11 @@ def test_empty_endpoint_name_is_refused(site, site_admin):
 def test_endpoint_writes_need_edit_on_the_site(site, other_admin):
     service = ServiceFactory(site=site)
     with pytest.raises(PermissionDenied):
-        services.create_endpoint(other_admin, new_endpoint(service))
+        services.save_endpoint(other_admin, new_endpoint(service))
     endpoint = EndpointFactory(service=service, name="keep")
     endpoint.name = "renamed"
     with pytest.raises(PermissionDenied):
-        services.update_endpoint(other_admin, endpoint)
+        services.save_endpoint(other_admin, endpoint)
     with pytest.raises(PermissionDenied):
         services.delete_endpoint(other_admin, endpoint)
     assert list(EndpointLocation.objects.values_list("name", flat=True)) == ["keep"]
@@ -353,9 +355,9 @@ def test_endpoint_writes_need_edit_on_the_site(site, other_admin):
 def test_ngi_manager_edits_endpoints(site):
     manager = UserFactory()
     grant(manager, "REG_STAFF_ROD", site.ngi)
-    endpoint = services.create_endpoint(manager, new_endpoint(ServiceFactory(site=site)))
+    endpoint = services.save_endpoint(manager, new_endpoint(ServiceFactory(site=site)))
     endpoint.description = "Keystone"
-    services.update_endpoint(manager, endpoint)
+    services.save_endpoint(manager, endpoint)
     services.delete_endpoint(manager, endpoint)
     assert [r.action for r in AuditLog.objects.order_by("id")] == ["create", "update", "delete"]
 
@@ -363,12 +365,12 @@ def test_ngi_manager_edits_endpoints(site):
 def test_update_endpoint_audits_and_cannot_move(site, site_admin):
     endpoint = EndpointFactory(service=ServiceFactory(site=site), name="old")
     endpoint.name = "new"
-    services.update_endpoint(site_admin, endpoint)
+    services.save_endpoint(site_admin, endpoint)
     (row,) = audit_rows(endpoint)
     assert row.before["name"] == "old" and row.after["name"] == "new"
     endpoint.service = ServiceFactory(site=site)
     with pytest.raises(ValidationError) as exc:
-        services.update_endpoint(site_admin, endpoint)
+        services.save_endpoint(site_admin, endpoint)
     assert "moved" in exc.value.message_dict["service"][0]
 
 
@@ -378,7 +380,7 @@ def test_rename_endpoint_onto_a_sibling_name_is_refused(site, site_admin):
     endpoint = EndpointFactory(service=service, name="b")
     endpoint.name = "a"
     with pytest.raises(ValidationError):
-        services.update_endpoint(site_admin, endpoint)
+        services.save_endpoint(site_admin, endpoint)
     assert EndpointLocation.objects.get(pk=endpoint.pk).name == "b"
 
 
@@ -396,5 +398,5 @@ def test_past_downtime_does_not_block_a_move(site, superuser):
     start = timezone.now() - timedelta(days=10)
     DowntimeFactory(service=service, start=start, end=start + timedelta(hours=2))
     service.site = SiteFactory()
-    services.update_service(superuser, service, [scope("EGI")])
+    services.save_service(superuser, service, scopes=[scope("EGI")])
     assert Service.objects.get(pk=service.pk).site == service.site

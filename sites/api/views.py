@@ -43,10 +43,7 @@ class SiteViewSet(PortalViewSet):
     filterset_class = filtersets.SiteFilterSet
 
     def save_object(self, actor, site, m2m):
-        if site.pk is None:
-            services.create_site(actor, site, m2m.get("scopes", []))
-        else:
-            services.update_site(actor, site, m2m.get("scopes", site.scopes.all()))
+        services.save_site(actor, site, scopes=m2m.get("scopes"))
 
     def delete_object(self, actor, site):
         services.delete_site(actor, site)

@@ -12,7 +12,6 @@ from django.utils import timezone
 
 from egiportal.api import testcases
 from egiportal.api.testcases import APIModelTests, api, token_for
-from egiportal.choices import AuditAction
 from egiportal.models import AuditLog
 from egiportal.testing import (
     NGIFactory,
@@ -23,7 +22,7 @@ from egiportal.testing import (
     grant,
     user_with,
 )
-from sites.choices import CertificationStatus, RoleStatus, RoleType
+from sites.choices import AuditAction, CertificationStatus, RoleStatus, RoleType
 from sites.models import CertificationStatusLog, Role, Site, SiteProperty
 
 PROPS = "/api/v1/site-properties/"

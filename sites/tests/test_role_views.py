@@ -8,10 +8,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from egiportal.choices import AuditAction
 from egiportal.models import AuditLog
 from egiportal.testing import NGIFactory, ProjectFactory, ServiceGroupFactory, SiteFactory, UserFactory, grant
-from sites.choices import RoleStatus
+from sites.choices import AuditAction, RoleStatus
 from sites.models import Role
 
 pytestmark = pytest.mark.django_db

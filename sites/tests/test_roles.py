@@ -5,11 +5,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from egiportal.choices import AuditAction
 from egiportal.models import AuditLog
 from egiportal.testing import NGIFactory, ProjectFactory, ServiceGroupFactory, SiteFactory, UserFactory, grant
 from sites import services
-from sites.choices import RoleStatus
+from sites.choices import AuditAction, RoleStatus
 from sites.models import Role
 
 pytestmark = pytest.mark.django_db

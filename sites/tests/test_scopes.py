@@ -100,11 +100,11 @@ def test_child_scope_action_inherit_and_override(egi, local):
     other = Scope.objects.create(name="Other")
     service = ServiceFactory(site=site, scopes=[other])
     actor = UserFactory(is_superuser=True)
-    services.update_site(actor, site, [egi, local], services.ChildScopeAction.NO_MODIFY)
+    services.save_site(actor, site, scopes=[egi, local], child_scope_action=services.ChildScopeAction.NO_MODIFY)
     assert names(service) == ["Other"]
-    services.update_site(actor, site, [egi, local], services.ChildScopeAction.INHERIT)
+    services.save_site(actor, site, scopes=[egi, local], child_scope_action=services.ChildScopeAction.INHERIT)
     assert names(service) == ["EGI", "Local", "Other"]
-    services.update_site(actor, site, [local], services.ChildScopeAction.OVERRIDE)
+    services.save_site(actor, site, scopes=[local], child_scope_action=services.ChildScopeAction.OVERRIDE)
     assert names(service) == ["Local"]
 
 
@@ -122,7 +122,7 @@ def test_child_scope_action_from_the_form(client, egi, local):
 def test_service_rules_refuse_without_writing(egi, wlcg):
     site = SiteFactory(ngi=NGIFactory(scopes=[egi]), scopes=[egi])
     with pytest.raises(ValidationError):
-        services.update_site(manager_of(site.ngi), site, [egi, wlcg])
+        services.save_site(manager_of(site.ngi), site, scopes=[egi, wlcg])
     assert names(Site.objects.get(pk=site.pk)) == ["EGI"]
     assert not AuditLog.objects.exists()
 
