@@ -16,9 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views import View
 
-from sites import services as site_services
-
-from . import oidc, permissions, services
+from . import oidc, permissions, portal_apps, services
 from .filtersets import VirtualOrganisationFilterSet
 from .models import APIToken, Identity, VirtualOrganisation, VOMembership, vo_name
 from .pi import proxy_identity
@@ -47,7 +45,7 @@ class ProfileView(LoginRequiredMixin, View):
         context = {
             "identities": Identity.objects.filter(user=user),
             "memberships": VOMembership.objects.filter(user=user).select_related("vo"),
-            "roles": site_services.roles_of(user),
+            "panels": portal_apps.profile_panels(user),
             "tokens": APIToken.objects.filter(user=user),
             "checkin": oidc.enabled(),
             "certificate": unlinked_certificate(request),

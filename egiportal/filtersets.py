@@ -6,19 +6,12 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
 
 from egiportal import portal_apps
 from egiportal.models import AuditLog, VirtualOrganisation
-from sites.models import Scope
-
-
-class ScopeMatch:
-    ALL = "all"
-    ANY = "any"
-    choices = [(ALL, "all selected"), (ANY, "any selected")]
 
 
 def filter_without_duplicates(qs, condition):
@@ -281,49 +274,6 @@ class BaseFilterSet(django_filters.FilterSet):
         if any("__" in field for field in self.search_fields):  # a related field may match several times
             return filter_without_duplicates(qs, condition)
         return qs.filter(condition)
-
-
-class ScopedFilterSet(BaseFilterSet):
-    """Adds `scope` (repeatable) with `scope_match` = all (default) or any, and `property`."""
-
-    scope = django_filters.ModelMultipleChoiceFilter(
-        queryset=Scope.objects.all(), to_field_name="name", method="filter_scope", label="Scope"
-    )
-    scope_match = django_filters.ChoiceFilter(
-        choices=ScopeMatch.choices, method="noop", label="Scope match", empty_label=None
-    )
-    property = PropertyFilter(label="Property", widget=MultiValueTextWidget(attrs={"placeholder": "key=value"}))
-    # The API's "any of these scopes" (repeatable or comma-separated); hidden in the browser's sidebar.
-    scope__any = django_filters.ModelMultipleChoiceFilter(
-        queryset=Scope.objects.all(),
-        to_field_name="name",
-        method="filter_scope_any",
-        label="Any scope",
-        widget=HiddenNameListWidget,
-    )
-
-    def noop(self, qs, name, value):
-        return qs
-
-    def filter_scope_any(self, qs, name, value):
-        if not value:
-            return qs
-        return qs.filter(pk__in=qs.model.objects.filter(scopes__in=[s.pk for s in value]).values("pk"))
-
-    def filter_scope(self, qs, name, value):
-        if not value:
-            return qs
-        names = [s.pk for s in value]
-        if self.form.cleaned_data.get("scope_match") == ScopeMatch.ANY:
-            matching = qs.model.objects.filter(scopes__in=names)
-        else:
-            matching = (
-                qs.model.objects.filter(scopes__in=names)
-                .values("pk")
-                .annotate(n=Count("scopes", distinct=True))
-                .filter(n=len(names))
-            )
-        return qs.filter(pk__in=matching.values("pk"))
 
 
 def portal_content_types():

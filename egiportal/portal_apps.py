@@ -4,7 +4,8 @@ imported: an app takes part by setting `portal_app = True` on its AppConfig, and
 - `audit_actions`: (value, label) pairs of its own audit actions, beside the core's created/updated/deleted;
 - `home_counters(self)`: (label, number) pairs for the home page;
 - `home_panels(self)`: (template name, context) pairs rendered below the counters on the home page (the
-  template sees the context as `panel`).
+  template sees the context as `panel`);
+- `profile_panels(self, user)`: the same for the profile page of `user` (their roles, for `sites`).
 
 The change list offers the models of these apps as object types.
 """
@@ -43,6 +44,12 @@ def home_counters():
 
 def home_panels():
     return [panel for config in portal_apps() if hasattr(config, "home_panels") for panel in config.home_panels()]
+
+
+def profile_panels(user):
+    return [
+        panel for config in portal_apps() if hasattr(config, "profile_panels") for panel in config.profile_panels(user)
+    ]
 
 
 def private_audit_models():

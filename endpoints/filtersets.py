@@ -13,13 +13,12 @@ from egiportal.filtersets import (
     BaseFilterSet,
     MultiValueTextWidget,
     PropertyFilter,
-    ScopedFilterSet,
-    ScopeMatch,
     StrictBooleanFilter,
     by_name,
     filter_without_duplicates,
 )
 from sites.choices import CertificationStatus
+from sites.filtersets import ScopedFilterSet, ScopeMatch
 from sites.models import NGI, Country, Site, SiteProperty
 
 from .choices import Classification, Severity

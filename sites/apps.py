@@ -16,3 +16,8 @@ class SitesConfig(AppConfig):
         from .models import NGI, Site
 
         return [("NGIs", NGI.objects.count()), ("Sites", Site.objects.count())]
+
+    def profile_panels(self, user):
+        from .services import roles_of
+
+        return [("sites/inc/profile_roles.html", {"roles": roles_of(user)})]

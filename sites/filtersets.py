@@ -1,10 +1,70 @@
 import django_filters
 from django import forms
+from django.db.models import Count
 
-from egiportal.filtersets import INT64_MAX, BaseFilterSet, ListFilter, ScopedFilterSet, by_name
+from egiportal.filtersets import (
+    INT64_MAX,
+    BaseFilterSet,
+    HiddenNameListWidget,
+    ListFilter,
+    MultiValueTextWidget,
+    PropertyFilter,
+    by_name,
+)
 
 from .choices import CertificationStatus, EntityKind, Infrastructure
 from .models import NGI, CertificationStatusLog, Country, Project, Role, Scope, Site, SiteProperty
+
+
+class ScopeMatch:
+    """How several `scope` filters combine."""
+
+    ALL = "all"
+    ANY = "any"
+    choices = [(ALL, "all selected"), (ANY, "any selected")]
+
+
+class ScopedFilterSet(BaseFilterSet):
+    """Adds `scope` (repeatable) with `scope_match` = all (default) or any, and `property`."""
+
+    scope = django_filters.ModelMultipleChoiceFilter(
+        queryset=Scope.objects.all(), to_field_name="name", method="filter_scope", label="Scope"
+    )
+    scope_match = django_filters.ChoiceFilter(
+        choices=ScopeMatch.choices, method="noop", label="Scope match", empty_label=None
+    )
+    property = PropertyFilter(label="Property", widget=MultiValueTextWidget(attrs={"placeholder": "key=value"}))
+    # The API's "any of these scopes" (repeatable or comma-separated); hidden in the browser's sidebar.
+    scope__any = django_filters.ModelMultipleChoiceFilter(
+        queryset=Scope.objects.all(),
+        to_field_name="name",
+        method="filter_scope_any",
+        label="Any scope",
+        widget=HiddenNameListWidget,
+    )
+
+    def noop(self, qs, name, value):
+        return qs
+
+    def filter_scope_any(self, qs, name, value):
+        if not value:
+            return qs
+        return qs.filter(pk__in=qs.model.objects.filter(scopes__in=[s.pk for s in value]).values("pk"))
+
+    def filter_scope(self, qs, name, value):
+        if not value:
+            return qs
+        names = [s.pk for s in value]
+        if self.form.cleaned_data.get("scope_match") == ScopeMatch.ANY:
+            matching = qs.model.objects.filter(scopes__in=names)
+        else:
+            matching = (
+                qs.model.objects.filter(scopes__in=names)
+                .values("pk")
+                .annotate(n=Count("scopes", distinct=True))
+                .filter(n=len(names))
+            )
+        return qs.filter(pk__in=matching.values("pk"))
 
 
 class ProjectFilterSet(BaseFilterSet):

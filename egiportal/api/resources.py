@@ -14,13 +14,11 @@ from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from sites.api.serializers import FixedFieldsMixin, RoleSerializer, UserBriefSerializer
-
 from .. import permissions, services
 from ..filtersets import AuditLogFilterSet, VirtualOrganisationFilterSet
 from ..models import APIToken, AuditLog, PortalQuerySet, User, VirtualOrganisation, VOMembership
 from .permissions import TokenWritePermission
-from .serializers import BaseModelSerializer, RelatedField
+from .serializers import BaseModelSerializer, FixedFieldsMixin, RelatedField, UserBriefSerializer
 from .viewsets import PortalViewSet
 
 OWN_ONLY = [IsAuthenticated, TokenWritePermission]
@@ -81,17 +79,16 @@ class VOMembershipsField(serializers.Field):
 
 
 class UserSerializer(FixedFieldsMixin, UserBriefSerializer):
-    """You: your name, contact details, linked identities and roles. Only first_name, last_name and
-    telephone can be changed (PATCH); the rest comes from Check-in or from role decisions."""
+    """You: your name, contact details, linked identities and VO memberships (apps add their own fields:
+    `sites` the roles). Only first_name, last_name and telephone can be changed (PATCH)."""
 
     identities = IdentitiesField()
     vo_memberships = VOMembershipsField()
-    roles = RelatedField(RoleSerializer, read_only=True, many=True)
 
     class Meta(UserBriefSerializer.Meta):
         fields = [
             "id", "url", "display", "username", "first_name", "last_name", "email", "telephone", "identities",
-            "vo_memberships", "roles",
+            "vo_memberships",
         ]  # fmt: skip
         read_only_fields = ["username", "email"]
         writable_fields = list(services.PROFILE_VALIDATORS)
@@ -288,8 +285,8 @@ class ChangeViewSet(PortalViewSet):
     http_method_names = ["get", "head", "options"]
 
 
+# `users` is routed by the app that completes it (sites.api: the roles of the user).
 ROUTES = [
-    ("users", UserViewSet),
     ("tokens", APITokenViewSet),
     ("changes", ChangeViewSet),
     ("vos", VirtualOrganisationViewSet),

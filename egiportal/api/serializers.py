@@ -1,6 +1,7 @@
 """Serializer base of the REST API: `url` and `display` on every object, `?brief`/`?fields`/`?omit`,
 related objects shown brief and accepted on write as an id or as their natural key."""
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import MultipleObjectsReturned, ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import NoReverseMatch, reverse
@@ -188,3 +189,27 @@ def property_serializer(model, parent_serializer, natural_key=None):
     parent = RelatedField(parent_serializer, natural_key, queryset=parent_serializer.Meta.model.objects.all())
     meta = type("Meta", (PropertySerializer.Meta,), {"model": model})
     return type(f"{model.__name__}Serializer", (PropertySerializer,), {"parent": parent, "Meta": meta})
+
+
+class FixedFieldsMixin:
+    """Writes may only name `Meta.writable_fields`: any other key is a 400 rather than silently ignored
+    (a request naming `user` or `status` must not look as if it had been honoured)."""
+
+    def validate(self, attrs):
+        given = getattr(self, "initial_data", attrs)  # a list serializer's children have no initial_data
+        extra = sorted(set(given) - set(self.Meta.writable_fields))
+        if extra:
+            allowed = ", ".join(self.Meta.writable_fields)
+            raise serializers.ValidationError(
+                {str(name)[:60]: f"Cannot be set here; give only {allowed}." for name in extra[:20]}
+            )
+        return super().validate(attrs)
+
+
+class UserBriefSerializer(BaseModelSerializer):
+    """A user as other objects show it: id, username and name (no link: users see only themselves)."""
+
+    class Meta:
+        model = get_user_model()
+        fields = ["id", "username", "display"]
+        brief_fields = ["id", "username", "display"]

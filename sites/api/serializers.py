@@ -1,10 +1,18 @@
 """API representations of projects, NGIs, sites and scopes, certification changes and roles."""
 
-from django.contrib.auth import get_user_model
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
-from egiportal.api.serializers import BaseModelSerializer, PropertiesField, RelatedField, api_url, property_serializer
+from egiportal.api.resources import UserSerializer as CoreUserSerializer
+from egiportal.api.serializers import (
+    BaseModelSerializer,
+    FixedFieldsMixin,
+    PropertiesField,
+    RelatedField,
+    UserBriefSerializer,
+    api_url,
+    property_serializer,
+)
 
 from ..choices import CertificationStatus, EntityKind
 from ..models import NGI, CertificationStatusLog, Country, OwnedEntity, Project, Role, Scope, Site, SiteProperty
@@ -70,21 +78,6 @@ class SiteSerializer(BaseModelSerializer):
         brief_fields = ["id", "url", "display", "name"]
 
 
-class FixedFieldsMixin:
-    """Writes may only name `Meta.writable_fields`: any other key is a 400 rather than silently ignored
-    (a request naming `user` or `status` must not look as if it had been honoured)."""
-
-    def validate(self, attrs):
-        given = getattr(self, "initial_data", attrs)  # a list serializer's children have no initial_data
-        extra = sorted(set(given) - set(self.Meta.writable_fields))
-        if extra:
-            allowed = ", ".join(self.Meta.writable_fields)
-            raise serializers.ValidationError(
-                {str(name)[:60]: f"Cannot be set here; give only {allowed}." for name in extra[:20]}
-            )
-        return super().validate(attrs)
-
-
 class CertificationChangeSerializer(FixedFieldsMixin, BaseModelSerializer):
     """A change of a site's certification status; POST one to change the status (§7.2)."""
 
@@ -101,15 +94,6 @@ class CertificationChangeSerializer(FixedFieldsMixin, BaseModelSerializer):
         read_only_fields = ["old_status", "added_by", "added_date"]
         writable_fields = ["site", "new_status", "reason"]
         brief_fields = ["id", "url", "display", "new_status", "added_date"]
-
-
-class UserBriefSerializer(BaseModelSerializer):
-    """A user as other objects show it: id, username and name (no link: users see only themselves)."""
-
-    class Meta:
-        model = get_user_model()
-        fields = ["id", "username", "display"]
-        brief_fields = ["id", "username", "display"]
 
 
 # The name that identifies each kind of entity, as in the browser and the PI.
@@ -231,3 +215,13 @@ class RoleSerializer(FixedFieldsMixin, BaseModelSerializer):
 
 # A site's properties name their site by id or by name.
 SitePropertySerializer = property_serializer(SiteProperty, SiteSerializer, "short_name")
+
+
+class UserSerializer(CoreUserSerializer):
+    """You: your name, contact details, linked identities, VO memberships and roles. Only first_name,
+    last_name and telephone can be changed (PATCH); the rest comes from Check-in or from role decisions."""
+
+    roles = RelatedField(RoleSerializer, read_only=True, many=True)
+
+    class Meta(CoreUserSerializer.Meta):
+        fields = [*CoreUserSerializer.Meta.fields, "roles"]

@@ -6,6 +6,7 @@ from .views import (
     ScopeViewSet,
     SitePropertyViewSet,
     SiteViewSet,
+    UserViewSet,
 )
 
 ROUTES = [
@@ -16,4 +17,5 @@ ROUTES = [
     ("site-properties", SitePropertyViewSet),
     ("certification-changes", CertificationChangeViewSet),
     ("roles", RoleViewSet),
+    ("users", UserViewSet),
 ]

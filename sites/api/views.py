@@ -8,6 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from egiportal.api import resources
 from egiportal.api.permissions import TokenWritePermission
 
 # The generic property resource lives with the other property resources (services, endpoints, groups);
@@ -114,3 +115,9 @@ class RoleViewSet(PortalViewSet):
         """Remove a role (REVOKE_ROLE on its entity, or your own role or request); same as DELETE."""
         services.revoke_role(request.user, self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class UserViewSet(resources.UserViewSet):
+    """The caller alone (see the core's resource), with their roles."""
+
+    serializer_class = serializers.UserSerializer
