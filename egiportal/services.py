@@ -27,7 +27,7 @@ def locked_row(obj, *related):
 @transaction.atomic
 def save_audited(actor, obj, *, m2m=None, message="", saved=None):
     """Validate, save and audit `obj`, recorded as created or updated with the stored state (read from
-    the locked row) before and the new one after. `m2m` maps many-to-many field names to their new
+    the locked row) before and the new one after; an edit is re-checked once written. `m2m` maps many-to-many field names to their new
     values; `saved(obj)`, if given, runs after the save and before the audit (e.g. to set an identifier
     that needs the primary key)."""
     before = None if obj.pk is None else locked_row(obj).audit_state()
@@ -37,6 +37,9 @@ def save_audited(actor, obj, *, m2m=None, message="", saved=None):
         getattr(obj, name).set(values)
     if saved is not None:
         saved(obj)
+    if before is not None and actor is not None:
+        # The editor must still be able to edit what they saved (a row moved out of their reach rolls back).
+        permissions.recheck(actor, permissions.EDIT, obj, f"This change would leave {obj} where you may not edit it.")
     action = AuditAction.CREATE if before is None else AuditAction.UPDATE
     audit.record(actor, action, obj, before, obj.audit_state(), message)
     return obj

@@ -38,7 +38,7 @@ class ObjectListView(View):
     add_url = None
 
     def get_queryset(self, request):
-        return self.queryset.all().visible_to(request.user, "view")
+        return self.queryset.all().visible_to(request.user)
 
     def get(self, request):
         model = self.queryset.model
@@ -86,7 +86,7 @@ class ObjectDetailView(View):
     template_name = None
 
     def get_object(self, request, pk):
-        return get_object_or_404(self.queryset.visible_to(request.user, "view"), pk=pk)
+        return get_object_or_404(self.queryset.visible_to(request.user), pk=pk)
 
     def get_extra_context(self, request, obj):
         return {}
@@ -104,7 +104,8 @@ class ObjectHistoryView(ObjectDetailView):
 
     def get_extra_context(self, request, obj):
         ct = ContentType.objects.get_for_model(obj)
-        entries = AuditLog.objects.filter(content_type=ct, object_id=obj.pk).select_related("user")[:200]
+        entries = AuditLog.objects.visible_to(request.user).filter(content_type=ct, object_id=obj.pk)
+        entries = entries.select_related("user")[:200]
         return {"entries": entries}
 
 
@@ -122,7 +123,7 @@ class ObjectFormView(LoginRequiredMixin, View):
     def get_object(self, request, pk):
         if pk is None:
             return self.queryset.model()
-        return get_object_or_404(self.queryset, pk=pk)
+        return get_object_or_404(self.queryset.visible_to(request.user), pk=pk)
 
     def form_kwargs(self, request, obj):
         return {"instance": obj, "actor": request.user}
@@ -174,7 +175,7 @@ class ObjectDeleteView(LoginRequiredMixin, View):
     template_name = "egiportal/object_delete.html"
 
     def get_object(self, request, pk):
-        return get_object_or_404(self.queryset, pk=pk)
+        return get_object_or_404(self.queryset.visible_to(request.user), pk=pk)
 
     def success_url(self, obj):
         raise NotImplementedError
@@ -270,7 +271,7 @@ class PropertyDeleteView(LoginRequiredMixin, View):
     queryset = None
 
     def post(self, request, pk):
-        obj = get_object_or_404(self.queryset, pk=pk)
+        obj = get_object_or_404(self.queryset.visible_to(request.user), pk=pk)
         services.delete_properties(request.user, obj, request.POST.getlist("key"))
         return redirect(obj.get_absolute_url())
 

@@ -96,7 +96,7 @@ class RoleDecisionView(LoginRequiredMixin, View):
     default_next = "sites:role_requests"
 
     def post(self, request, pk):
-        role = get_object_or_404(Role.objects.select_related("user", "owned_entity"), pk=pk)
+        role = get_object_or_404(Role.objects.visible_to(request.user).select_related("user", "owned_entity"), pk=pk)
         description = str(role)
         try:
             type(self).service(request.user, role)
