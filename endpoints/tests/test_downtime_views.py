@@ -11,19 +11,17 @@ from django.urls import reverse
 from django.utils import timezone
 
 from egiportal.models import AuditLog
-from egiportal.testing import (
+from egiportal.tests.factories import UserFactory
+from endpoints.models import Downtime
+from endpoints.tests.factories import (
     DowntimeFactory,
     EndpointFactory,
-    NGIFactory,
     ServiceFactory,
     ServiceGroupFactory,
-    SiteFactory,
-    UserFactory,
-    grant,
     service_type,
 )
-from endpoints.models import Downtime
 from sites.models import Scope, SiteProperty
+from sites.tests.factories import NGIFactory, SiteFactory, grant
 
 pytestmark = pytest.mark.django_db
 

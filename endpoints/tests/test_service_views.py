@@ -10,17 +10,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from egiportal.models import AuditLog
-from egiportal.testing import (
-    DowntimeFactory,
-    EndpointFactory,
-    ServiceFactory,
-    SiteFactory,
-    UserFactory,
-    service_type,
-    user_with,
-)
+from egiportal.tests.factories import UserFactory
 from endpoints.models import EndpointLocation, EndpointProperty, Service, ServiceProperty
+from endpoints.tests.factories import DowntimeFactory, EndpointFactory, ServiceFactory, service_type
 from sites.models import Country, Scope
+from sites.tests.factories import SiteFactory, user_with
 
 pytestmark = pytest.mark.django_db
 

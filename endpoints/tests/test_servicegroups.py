@@ -10,10 +10,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from egiportal.models import AuditLog
-from egiportal.testing import ServiceFactory, ServiceGroupFactory, SiteFactory, UserFactory, grant
+from egiportal.tests.factories import UserFactory
 from endpoints import services as ops
 from endpoints.models import ServiceGroup, ServiceGroupProperty
+from endpoints.tests.factories import ServiceFactory, ServiceGroupFactory
 from sites.models import Role, Scope
+from sites.tests.factories import SiteFactory, grant
 
 pytestmark = pytest.mark.django_db
 

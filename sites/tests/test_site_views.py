@@ -5,9 +5,11 @@ from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 
 from egiportal.models import AuditLog
-from egiportal.testing import DowntimeFactory, NGIFactory, ServiceFactory, SiteFactory, UserFactory, grant, user_with
+from egiportal.tests.factories import UserFactory
 from endpoints.models import Service
+from endpoints.tests.factories import DowntimeFactory, ServiceFactory
 from sites.models import Country, Scope, Site
+from sites.tests.factories import NGIFactory, SiteFactory, grant, user_with
 
 pytestmark = pytest.mark.django_db
 
