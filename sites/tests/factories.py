@@ -83,3 +83,12 @@ def api_credential(site, user=None, kind=APICredential.Kind.X509, identifier=Non
     credential.identifier = identifier or f"/DC=org/DC=example/CN=robot-{site.pk}-{user.pk}"
     credential.save()
     return credential
+
+
+class ScopeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Scope
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"scope_t{n}")
+    description = "A scope tag"
