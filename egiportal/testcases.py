@@ -350,9 +350,9 @@ class ViewModelTests:
     def edit_body(self, client, obj, user=None):
         """The edit POST body, built from the form `user` (by default a new allowed user) is shown.
         Leaves `client` logged in as that user."""
+        client.force_login(user or self.allowed_user(obj))
         if not self.edit_form_page:
             return dict(self.edit_changes)
-        client.force_login(user or self.allowed_user(obj))
         response = client.get(self.url(self.edit_url, obj))
         assert response.status_code == 200, response.status_code
         return self.edit_data(obj, response.context["form"])
