@@ -280,6 +280,9 @@ class ViewModelTests:
             assert client.get(url, case.params).status_code == self.refused_status
             refused.append((nobody, self.refused_status))
         if case.other_owner is not None:
+            if case.other_owner_status == self.refused_status:  # refused the form for this owner too
+                client.force_login(case.other_owner)
+                assert client.get(url, case.params).status_code == self.refused_status
             refused.append((case.other_owner, case.other_owner_status))
         for user, status in refused:
             client.force_login(user)

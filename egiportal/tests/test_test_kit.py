@@ -65,10 +65,13 @@ def api_models():
 def import_test_modules():
     """Import every app's test modules, so that their test classes exist."""
     base = Path(settings.BASE_DIR)
-    names = []
-    for path in sorted(base.glob("*/tests/test_*.py")):
-        names.append(".".join(path.relative_to(base).with_suffix("").parts))
+    names = [".".join(path.relative_to(base).with_suffix("").parts) for path in sorted(base.glob("*/tests/test_*.py"))]
     return [importlib.import_module(name) for name in names]
+
+
+# Imported while pytest collects, as pytest itself imports them: a few modules build things at import
+# time (the schemathesis schema) that need the database, which is closed to code running inside a test.
+TEST_MODULES = import_test_modules()
 
 
 def subclasses(cls):
@@ -79,7 +82,6 @@ def subclasses(cls):
 
 
 def classes_testing(base):
-    import_test_modules()
     return {sub.model: sub for sub in subclasses(base) if sub.model is not None and sub.__name__.startswith("Test")}
 
 
@@ -91,7 +93,7 @@ def test_the_kit_finds_routes_and_test_classes():
     routed = browser_routes()
     assert {"sites.site", "endpoints.service", "egiportal.virtualorganisation"} <= {label(m) for m in routed}
     assert "endpoints.downtime" in {label(m) for m in api_models()}
-    assert len(import_test_modules()) > 30
+    assert len(TEST_MODULES) > 30
 
 
 def test_every_routed_browser_model_has_view_model_tests():
@@ -110,8 +112,9 @@ def test_view_model_tests_cover_every_generic_page_of_their_model():
             continue
         base = lists[0].removesuffix("_list")
         for suffix, attribute in PAGES.items():
-            if f"{base}{suffix}" in names and getattr(test, attribute) != f"{base}{suffix}":
-                uncovered.append(f"{test.__name__}.{attribute} = {base}{suffix!r}")
+            name = f"{base}{suffix}"
+            if name in names and getattr(test, attribute) != name:
+                uncovered.append(f"{test.__name__}.{attribute} = {name!r}")
     assert not uncovered, f"routed pages the ViewModelTests do not visit: {uncovered}"
 
 
