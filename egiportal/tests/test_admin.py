@@ -2,7 +2,7 @@ import pytest
 from django.urls import reverse
 
 from egiportal.models import AuditLog
-from egiportal.testing import UserFactory
+from egiportal.tests.factories import UserFactory
 from sites.models import Scope
 
 

@@ -16,8 +16,9 @@ from egiportal import services
 from egiportal.api.testcases import MAX_LIST_QUERIES, api, token_for
 from egiportal.choices import AuditAction
 from egiportal.models import APIToken, AuditLog, Identity
-from egiportal.testing import SiteFactory, UserFactory, grant
+from egiportal.tests.factories import UserFactory
 from sites.choices import RoleStatus, RoleType
+from sites.tests.factories import SiteFactory, grant
 
 USERS = "/api/v1/users/"
 ME = "/api/v1/users/me/"

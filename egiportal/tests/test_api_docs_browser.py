@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from egiportal.testing import SiteFactory
+from sites.tests.factories import SiteFactory
 
 from .test_browser import page  # noqa: F401 (the Playwright page fixture on the live server)
 

@@ -19,8 +19,9 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 from egiportal import services
-from egiportal.testing import NGIFactory, ProjectFactory, SiteFactory, UserFactory, egi_scope
+from egiportal.tests.factories import UserFactory
 from sites.models import Scope
+from sites.tests.factories import NGIFactory, ProjectFactory, SiteFactory, egi_scope
 
 # Generated requests per operation, and the seed: fixed, so a CI run is reproducible; set
 # SCHEMATHESIS_EXAMPLES / SCHEMATHESIS_SEED for a longer or different search.

@@ -27,7 +27,7 @@ from egiportal.api.permissions import TokenWritePermission
 from egiportal.api.throttling import TokenRateThrottle
 from egiportal.choices import AuditAction
 from egiportal.models import APIToken, AuditLog
-from egiportal.testing import UserFactory
+from egiportal.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from egiportal.models import AuditLog
-from egiportal.testing import NGIFactory, ServiceFactory, SiteFactory, UserFactory, grant
+from egiportal.tests.factories import UserFactory
+from endpoints.tests.factories import ServiceFactory
 from sites.models import Scope, Site
+from sites.tests.factories import NGIFactory, SiteFactory, grant
 from sites.tests.test_site_views import edit_data
 
 pytestmark = pytest.mark.django_db

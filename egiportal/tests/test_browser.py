@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connections
 
-from egiportal.testing import SiteFactory, UserFactory, grant, service_type
+from egiportal.tests.factories import UserFactory
+from endpoints.tests.factories import service_type
+from sites.tests.factories import SiteFactory, grant
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]

@@ -4,8 +4,8 @@ import io
 import pytest
 from django.urls import reverse
 
-from egiportal.testing import SiteFactory
 from egiportal.views import csv_safe
+from sites.tests.factories import SiteFactory
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,10 @@ from django.core.cache import cache
 from egiportal import oidc
 from egiportal.api.testcases import api
 from egiportal.models import AuditLog, Identity, User, VirtualOrganisation, VOMembership
-from egiportal.testing import SiteFactory, UserFactory, api_credential, grant
 from egiportal.testing_oidc import OP_DIR, LocalOP
+from egiportal.tests.factories import UserFactory
 from sites.models import APICredential
+from sites.tests.factories import SiteFactory, api_credential, grant
 
 pytestmark = pytest.mark.django_db
 

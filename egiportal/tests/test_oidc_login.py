@@ -12,8 +12,8 @@ from django.core.exceptions import SuspiciousOperation
 
 from egiportal import oidc
 from egiportal.models import Identity, User, VirtualOrganisation, VOMembership
-from egiportal.testing import UserFactory
 from egiportal.testing_oidc import OP_DIR, LoginError, browser_login
+from egiportal.tests.factories import UserFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

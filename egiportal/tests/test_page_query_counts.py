@@ -6,16 +6,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from egiportal import services
-from egiportal.testing import (
-    DowntimeFactory,
-    EndpointFactory,
-    ProjectFactory,
-    ServiceFactory,
-    ServiceGroupFactory,
-    SiteFactory,
-    UserFactory,
-    grant,
-)
+from egiportal.tests.factories import UserFactory
+from endpoints.tests.factories import DowntimeFactory, EndpointFactory, ServiceFactory, ServiceGroupFactory
+from sites.tests.factories import ProjectFactory, SiteFactory, grant
 
 pytestmark = pytest.mark.django_db
 MAX_QUERIES = 20

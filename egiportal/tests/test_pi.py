@@ -23,10 +23,12 @@ from lxml import etree
 
 from egiportal import pi, pixml
 from egiportal.models import Identity
-from egiportal.testing import NGIFactory, SiteFactory, UserFactory, api_credential, grant, service_type
+from egiportal.tests.factories import UserFactory
 from egiportal.urls import PI_METHODS
+from endpoints.tests.factories import service_type
 from sites.choices import RoleStatus, RoleType
 from sites.models import APICredential, Country, Scope, Site, SiteProperty
+from sites.tests.factories import NGIFactory, SiteFactory, api_credential, grant
 
 pytestmark = pytest.mark.django_db
 

@@ -11,8 +11,10 @@ from django.utils import timezone
 from egiportal import services
 from egiportal.choices import AuditAction
 from egiportal.models import APIToken, AuditLog, Identity, User, VirtualOrganisation, VOMembership
-from egiportal.testing import NGIFactory, ServiceGroupFactory, SiteFactory, UserFactory, grant
+from egiportal.tests.factories import UserFactory
+from endpoints.tests.factories import ServiceGroupFactory
 from sites.choices import RoleStatus
+from sites.tests.factories import NGIFactory, SiteFactory, grant
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from egiportal import validators as v
-from egiportal.testing import SiteFactory
+from sites.tests.factories import SiteFactory
 
 
 def ok(validator, value):

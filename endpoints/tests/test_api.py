@@ -14,17 +14,7 @@ from django.utils import timezone
 from egiportal.api import testcases
 from egiportal.api.testcases import APIModelTests, api
 from egiportal.models import AuditLog
-from egiportal.testing import (
-    DowntimeFactory,
-    EndpointFactory,
-    ServiceFactory,
-    ServiceGroupFactory,
-    SiteFactory,
-    UserFactory,
-    egi_scope,
-    service_type,
-    user_with,
-)
+from egiportal.tests.factories import UserFactory
 from endpoints import services as endpoint_services
 from endpoints.models import (
     Downtime,
@@ -36,8 +26,16 @@ from endpoints.models import (
     ServiceProperty,
     ServiceType,
 )
+from endpoints.tests.factories import (
+    DowntimeFactory,
+    EndpointFactory,
+    ServiceFactory,
+    ServiceGroupFactory,
+    service_type,
+)
 from sites.choices import RoleType
 from sites.models import Scope
+from sites.tests.factories import SiteFactory, egi_scope, user_with
 
 NAMED_BRIEF = ["display", "id", "url"]
 counter = itertools.count(1)

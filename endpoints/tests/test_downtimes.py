@@ -12,17 +12,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from egiportal.models import AuditLog
-from egiportal.testing import (
-    DowntimeFactory,
-    EndpointFactory,
-    NGIFactory,
-    ServiceFactory,
-    SiteFactory,
-    UserFactory,
-    grant,
-)
+from egiportal.tests.factories import UserFactory
 from endpoints import services as ops
 from endpoints.models import Downtime
+from endpoints.tests.factories import DowntimeFactory, EndpointFactory, ServiceFactory
+from sites.tests.factories import NGIFactory, SiteFactory, grant
 
 pytestmark = pytest.mark.django_db
 

@@ -18,18 +18,7 @@ from lxml import etree
 
 from egiportal.models import Identity
 from egiportal.pi import url_template
-from egiportal.testing import (
-    DowntimeFactory,
-    EndpointFactory,
-    NGIFactory,
-    ServiceFactory,
-    ServiceGroupFactory,
-    SiteFactory,
-    UserFactory,
-    api_credential,
-    grant,
-    service_type,
-)
+from egiportal.tests.factories import UserFactory
 from endpoints.models import (
     Downtime,
     EndpointLocation,
@@ -40,8 +29,16 @@ from endpoints.models import (
 )
 from endpoints.pi import METHODS
 from endpoints.pi.downtimes import month_before
+from endpoints.tests.factories import (
+    DowntimeFactory,
+    EndpointFactory,
+    ServiceFactory,
+    ServiceGroupFactory,
+    service_type,
+)
 from sites.choices import RoleStatus
 from sites.models import NGI, APICredential, Country, Scope
+from sites.tests.factories import NGIFactory, SiteFactory, api_credential, grant
 
 pytestmark = pytest.mark.django_db
 

@@ -19,19 +19,12 @@ from hypothesis import strategies as st
 
 from egiportal import pi
 from egiportal.models import AuditLog
-from egiportal.testing import (
-    EndpointFactory,
-    ServiceFactory,
-    SiteFactory,
-    UserFactory,
-    api_credential,
-    grant,
-    service_type,
-    user_with,
-)
+from egiportal.tests.factories import UserFactory
 from endpoints import pi_write
 from endpoints.models import EndpointLocation, Service
+from endpoints.tests.factories import EndpointFactory, ServiceFactory, service_type
 from sites.models import APICredential, Role
+from sites.tests.factories import SiteFactory, api_credential, grant, user_with
 
 pytestmark = pytest.mark.django_db
 

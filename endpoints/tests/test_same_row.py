@@ -7,9 +7,10 @@ import pytest
 from django.urls import reverse
 
 from egiportal.api.testcases import api
-from egiportal.testing import EndpointFactory, ServiceFactory, SiteFactory, api_credential, service_type, user_with
 from endpoints.models import Downtime, EndpointLocation, Service
+from endpoints.tests.factories import EndpointFactory, ServiceFactory, service_type
 from sites.models import APICredential, Scope
+from sites.tests.factories import SiteFactory, api_credential, user_with
 
 pytestmark = pytest.mark.django_db
 

@@ -10,10 +10,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from egiportal.models import AuditLog
-from egiportal.testing import ServiceFactory, ServiceGroupFactory, SiteFactory, UserFactory, grant
+from egiportal.tests.factories import UserFactory
 from endpoints import services as ops
 from endpoints.models import ServiceGroup, ServiceGroupProperty
+from endpoints.tests.factories import ServiceFactory, ServiceGroupFactory
 from sites.models import Role, Scope
+from sites.tests.factories import SiteFactory, grant
 
 pytestmark = pytest.mark.django_db
 
@@ -238,13 +240,6 @@ def test_invalid_filters_give_400(client, group, params):
     assert client.get(LIST, params).status_code == 400
 
 
-def test_add_requires_login(client):
-    response = client.get(ADD)
-    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
-    assert client.post(ADD, form(scopes=[1])).status_code == 302
-    assert not ServiceGroup.objects.exists()
-
-
 def test_add_by_any_user(client, egi):
     user = UserFactory()
     client.force_login(user)
@@ -282,18 +277,6 @@ def test_reserved_scope_on_the_form(client, egi, wlcg):
         response.content.decode()
     )
     assert not ServiceGroup.objects.exists()
-
-
-def test_edit_permissions(client, group, owner, egi):
-    url = reverse("endpoints:servicegroup_edit", args=[group.pk])
-    stranger = UserFactory()
-    client.force_login(stranger)
-    assert client.get(url).status_code == 403
-    assert client.post(url, form(name="my_group", scopes=[egi.pk], description="Hijack")).status_code == 403
-    client.force_login(owner)
-    assert client.get(url).status_code == 200
-    assert client.post(url, form(name="my_group", scopes=[egi.pk], description="Better")).status_code == 302
-    assert ServiceGroup.objects.get(pk=group.pk).description == "Better"
 
 
 def test_delete_page(client, group, owner):

@@ -9,18 +9,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from egiportal.models import AuditLog
-from egiportal.testing import (
-    DowntimeFactory,
-    EndpointFactory,
-    ServiceFactory,
-    SiteFactory,
-    UserFactory,
-    grant,
-    service_type,
-)
+from egiportal.tests.factories import UserFactory
 from endpoints import services
 from endpoints.models import Downtime, EndpointLocation, Service, ServiceType
+from endpoints.tests.factories import DowntimeFactory, EndpointFactory, ServiceFactory, service_type
 from sites.models import Scope
+from sites.tests.factories import SiteFactory, grant
 
 pytestmark = pytest.mark.django_db
 

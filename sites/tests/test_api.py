@@ -3,9 +3,10 @@
 import pytest
 
 from egiportal.api.testcases import APIModelTests, api
-from egiportal.testing import NGIFactory, ProjectFactory, SiteFactory, UserFactory, egi_scope, user_with
+from egiportal.tests.factories import UserFactory
 from sites.choices import RoleType
 from sites.models import NGI, Project, Scope, Site
+from sites.tests.factories import NGIFactory, ProjectFactory, SiteFactory, egi_scope, user_with
 
 BRIEF = ["display", "id", "name", "url"]
 

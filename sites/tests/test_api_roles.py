@@ -13,17 +13,11 @@ from django.utils import timezone
 from egiportal.api import testcases
 from egiportal.api.testcases import APIModelTests, api, token_for
 from egiportal.models import AuditLog
-from egiportal.testing import (
-    NGIFactory,
-    ProjectFactory,
-    ServiceGroupFactory,
-    SiteFactory,
-    UserFactory,
-    grant,
-    user_with,
-)
+from egiportal.tests.factories import UserFactory
+from endpoints.tests.factories import ServiceGroupFactory
 from sites.choices import AuditAction, CertificationStatus, RoleStatus, RoleType
 from sites.models import CertificationStatusLog, Role, Site, SiteProperty
+from sites.tests.factories import NGIFactory, ProjectFactory, SiteFactory, grant, user_with
 
 PROPS = "/api/v1/site-properties/"
 CERT = "/api/v1/certification-changes/"

@@ -5,8 +5,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
 from egiportal.models import AuditLog
-from egiportal.testing import ProjectFactory, SiteFactory, UserFactory, grant
+from egiportal.tests.factories import UserFactory
 from sites import services
+from sites.tests.factories import ProjectFactory, SiteFactory, grant
 
 pytestmark = pytest.mark.django_db
 

@@ -17,10 +17,11 @@ from django.utils import timezone
 
 from egiportal.choices import AuditAction
 from egiportal.models import AuditLog, Identity
-from egiportal.testing import NGIFactory, ProjectFactory, SiteFactory, UserFactory, api_credential, grant
+from egiportal.tests.factories import UserFactory
 from egiportal.validators import x509_dn
 from sites import services
 from sites.models import APICredential
+from sites.tests.factories import NGIFactory, ProjectFactory, SiteFactory, api_credential, grant
 
 pytestmark = pytest.mark.django_db
 

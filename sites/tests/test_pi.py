@@ -14,19 +14,13 @@ from lxml import etree
 
 from egiportal.models import Identity
 from egiportal.pi import PRIVATE, PROTECTED, PUBLIC, url_template
-from egiportal.testing import (
-    NGIFactory,
-    ProjectFactory,
-    ServiceGroupFactory,
-    SiteFactory,
-    UserFactory,
-    api_credential,
-    grant,
-)
+from egiportal.tests.factories import UserFactory
 from egiportal.urls import PI_METHODS
+from endpoints.tests.factories import ServiceGroupFactory
 from sites.choices import RoleStatus, RoleType
 from sites.models import APICredential, CertificationStatusLog, Country, Scope, Site, SiteProperty
 from sites.pi import METHODS, number
+from sites.tests.factories import NGIFactory, ProjectFactory, SiteFactory, api_credential, grant
 
 pytestmark = pytest.mark.django_db
 

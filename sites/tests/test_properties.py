@@ -4,7 +4,8 @@ import pytest
 from django.urls import reverse
 
 from egiportal.models import AuditLog
-from egiportal.testing import SiteFactory, UserFactory, grant
+from egiportal.tests.factories import UserFactory
+from sites.tests.factories import SiteFactory, grant
 
 pytestmark = pytest.mark.django_db
 

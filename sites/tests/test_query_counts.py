@@ -6,17 +6,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from egiportal import audit
-from egiportal.testing import (
-    DowntimeFactory,
-    EndpointFactory,
-    NGIFactory,
-    ProjectFactory,
-    ServiceFactory,
-    SiteFactory,
-    UserFactory,
-    grant,
-)
+from egiportal.tests.factories import UserFactory
+from endpoints.tests.factories import DowntimeFactory, EndpointFactory, ServiceFactory
 from sites.models import Scope
+from sites.tests.factories import NGIFactory, ProjectFactory, SiteFactory, grant
 
 pytestmark = pytest.mark.django_db
 

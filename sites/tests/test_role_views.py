@@ -9,9 +9,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from egiportal.models import AuditLog
-from egiportal.testing import NGIFactory, ProjectFactory, ServiceGroupFactory, SiteFactory, UserFactory, grant
+from egiportal.tests.factories import UserFactory
+from endpoints.tests.factories import ServiceGroupFactory
 from sites.choices import AuditAction, RoleStatus
 from sites.models import Role
+from sites.tests.factories import NGIFactory, ProjectFactory, SiteFactory, grant
 
 pytestmark = pytest.mark.django_db
 

@@ -6,10 +6,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from egiportal.models import AuditLog
-from egiportal.testing import NGIFactory, ProjectFactory, ServiceGroupFactory, SiteFactory, UserFactory, grant
+from egiportal.tests.factories import UserFactory
+from endpoints.tests.factories import ServiceGroupFactory
 from sites import services
 from sites.choices import AuditAction, RoleStatus
 from sites.models import Role
+from sites.tests.factories import NGIFactory, ProjectFactory, SiteFactory, grant
 
 pytestmark = pytest.mark.django_db
 

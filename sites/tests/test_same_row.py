@@ -5,8 +5,8 @@ import pytest
 from django.urls import reverse
 
 from egiportal.api.testcases import api
-from egiportal.testing import NGIFactory, user_with
 from sites.models import Site
+from sites.tests.factories import NGIFactory, user_with
 from sites.tests.test_site_views import site_data
 
 pytestmark = pytest.mark.django_db

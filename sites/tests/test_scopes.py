@@ -5,9 +5,11 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from egiportal.models import AuditLog
-from egiportal.testing import NGIFactory, ServiceFactory, SiteFactory, UserFactory, grant
+from egiportal.tests.factories import UserFactory
+from endpoints.tests.factories import ServiceFactory
 from sites import services
 from sites.models import Scope, Site
+from sites.tests.factories import NGIFactory, SiteFactory, grant
 from sites.tests.test_site_views import edit_data, site_data
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,6 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from egiportal.testing import SiteFactory
 from endpoints.models import Downtime, EndpointLocation, EndpointProperty, Service, ServiceGroup, ServiceProperty
 from sites.models import NGI, Project, Site, SiteProperty
 from sites.synthetic import (
@@ -18,6 +17,7 @@ from sites.synthetic import (
     flush_synthetic,
     seed,
 )
+from sites.tests.factories import SiteFactory
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 

@@ -6,8 +6,8 @@ import io
 import pytest
 from django.urls import reverse
 
-from egiportal.testing import NGIFactory, ProjectFactory, SiteFactory
 from sites.models import Country, Scope
+from sites.tests.factories import NGIFactory, ProjectFactory, SiteFactory
 
 pytestmark = pytest.mark.django_db
 

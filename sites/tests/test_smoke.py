@@ -1,7 +1,8 @@
 import pytest
 from django.urls import reverse
 
-from egiportal.testing import SiteFactory, UserFactory, grant
+from egiportal.tests.factories import UserFactory
+from sites.tests.factories import SiteFactory, grant
 
 
 @pytest.mark.django_db

@@ -2,9 +2,10 @@
 
 import pytest
 
-from egiportal.testing import SiteFactory, UserFactory, grant
+from egiportal.tests.factories import UserFactory
 from sites import services
 from sites.models import Role
+from sites.tests.factories import SiteFactory, grant
 
 
 @pytest.mark.worker

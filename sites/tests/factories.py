@@ -1,26 +1,10 @@
-"""Factories and helpers shared by every app's tests."""
-
-from datetime import timedelta
+"""Factories of the sites app (projects, NGIs, sites, roles, API credentials) for every app's tests."""
 
 import factory
-from django.utils import timezone
 
-from endpoints.models import Downtime, EndpointLocation, Service, ServiceGroup, ServiceType
+from egiportal.tests.factories import UserFactory
 from sites.choices import RoleStatus
 from sites.models import NGI, APICredential, Country, Project, Role, Scope, Site
-
-
-class UserFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = "egiportal.User"
-        django_get_or_create = ("username",)
-        skip_postgeneration_save = True
-
-    username = factory.Sequence(lambda n: f"user{n}")
-    email = factory.LazyAttribute(lambda u: f"{u.username}@example.org")
-    first_name = "Test"
-    last_name = factory.Sequence(lambda n: f"User{n}")
-    password = factory.django.Password("pw")
 
 
 # Migrations seed scopes, countries and service types; a transactional test (browser, worker) flushes
@@ -76,70 +60,6 @@ class SiteFactory(factory.django.DjangoModelFactory):
             self.scopes.set(extracted if extracted is not None else [egi_scope()])
 
 
-def service_type(name="org.openstack.nova"):
-    return ServiceType.objects.get_or_create(name=name, defaults={"description": f"{name} service"})[0]
-
-
-class ServiceFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Service
-        skip_postgeneration_save = True
-
-    site = factory.SubFactory(SiteFactory)
-    service_type = factory.LazyFunction(service_type)
-    hostname = factory.Sequence(lambda n: f"host{n}.example.org")
-    description = "A service"
-    production = True
-    monitored = True
-
-    @factory.post_generation
-    def scopes(self, create, extracted, **kwargs):
-        if create:
-            self.scopes.set(extracted if extracted is not None else [egi_scope()])
-
-
-class EndpointFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = EndpointLocation
-
-    service = factory.SubFactory(ServiceFactory)
-    name = factory.Sequence(lambda n: f"endpoint{n}")
-    url = factory.LazyAttribute(lambda o: f"https://{o.service.hostname}:5000/v3")
-    interface_name = factory.LazyAttribute(lambda o: o.service.service_type.name)
-
-
-class ServiceGroupFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = ServiceGroup
-
-    name = factory.Sequence(lambda n: f"group_{n}")
-    description = "A service group"
-
-
-class DowntimeFactory(factory.django.DjangoModelFactory):
-    """A downtime of one service; pass `services=[...]` for others (of the same site)."""
-
-    class Meta:
-        model = Downtime
-        skip_postgeneration_save = True
-
-    site = factory.LazyAttribute(lambda o: o.service.site)
-    severity = "OUTAGE"
-    classification = "SCHEDULED"
-    description = "Planned maintenance"
-    start = factory.LazyFunction(lambda: timezone.now() + timedelta(days=3))
-    end = factory.LazyAttribute(lambda o: o.start + timedelta(hours=4))
-    primary_key = factory.Sequence(lambda n: f"{800000 + n}G0")
-
-    class Params:
-        service = factory.SubFactory(ServiceFactory)
-
-    @factory.post_generation
-    def services(self, create, extracted, **kwargs):
-        if create:
-            self.services.set(extracted if extracted is not None else [Service.objects.filter(site=self.site).first()])
-
-
 def grant(user, role_type, entity, status=RoleStatus.GRANTED):
     """Give `user` a role over `entity` (a Project, NGI, Site or ServiceGroup)."""
     return Role.objects.create(user=user, role_type=role_type, owned_entity=entity.ownedentity_ptr, status=status)
@@ -163,3 +83,12 @@ def api_credential(site, user=None, kind=APICredential.Kind.X509, identifier=Non
     credential.identifier = identifier or f"/DC=org/DC=example/CN=robot-{site.pk}-{user.pk}"
     credential.save()
     return credential
+
+
+class ScopeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Scope
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"scope_t{n}")
+    description = "A scope tag"
