@@ -20,8 +20,8 @@ from sites import services as site_services
 
 from . import oidc, services
 from .filtersets import VirtualOrganisationFilterSet
+from .identity import proxy_identity
 from .models import APIToken, Identity, VirtualOrganisation, VOMembership, vo_name
-from .pi import proxy_identity
 from .tables import VOTable
 from .views import ObjectListView
 

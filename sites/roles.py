@@ -5,7 +5,8 @@ of its ancestors, and the mapping lists it for (action, target type). Each role 
 exactly one entity type, so the mapping is a set of role types per (action, target type).
 """
 
-from .choices import Action, EntityKind, RoleType
+from .choices import Action, EntityKind, RoleStatus, RoleType
+from .models import Role
 
 R = RoleType
 PROJECT_ROLES = {R.COD_STAFF, R.COD_ADMIN, R.EGI_CSIRT_OFFICER, R.COO}
@@ -61,3 +62,17 @@ def authorise(user, action, obj):
     if user.is_superuser:
         return True
     return type(obj).objects.visible_to(user, action).filter(pk=obj.pk).exists()
+
+
+class GOCDBRoles:
+    """Grant source of egiportal.permissions for GOCDB roles (temporary, minimal form): only `holds`
+    is answered here, for READ_PERSONAL_DATA (the PI's level 3); `condition` grants nothing yet."""
+
+    def condition(self, user, model, action):
+        return None
+
+    def holds(self, user, action):
+        role_types = set().union(*(roles for (act, _), roles in MAPPING.items() if act == action))
+        if not role_types:
+            return False
+        return Role.objects.filter(user=user, status=RoleStatus.GRANTED, role_type__in=role_types).exists()
