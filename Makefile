@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
+# Absolute links (PI paging, GOCDB_PORTAL_URL, e-mails, the docs) follow the demo's port unless set.
+PORTAL_URL ?= http://127.0.0.1:$(PORT)
 
 .PHONY: demo demo-checkin test lint format bench worker clean
 
@@ -15,8 +17,8 @@ $(VENV)/.installed: requirements.txt
 
 demo: $(VENV)/.installed
 	$(PY) manage.py migrate --no-input
-	$(PY) manage.py load_demo
-	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+	PORTAL_URL=$(PORTAL_URL) $(PY) manage.py load_demo
+	PORTAL_URL=$(PORTAL_URL) $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # The demo with EGI Check-in login against the local test provider of tests/oidc_op (accounts in its
 # accounts.json: alice/alice-pw is a VO manager, bob/bob-pw a member); the provider stops with the portal.

@@ -18,8 +18,8 @@ from django.views import View
 
 from . import oidc, permissions, portal_apps, services
 from .filtersets import VirtualOrganisationFilterSet
+from .identity import proxy_identity
 from .models import APIToken, Identity, VirtualOrganisation, VOMembership, vo_name
-from .pi import proxy_identity
 from .tables import VOTable
 from .views import ObjectListView
 

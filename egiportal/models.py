@@ -1,10 +1,5 @@
 """Shared foundation: the user model, the audit log and the base classes of every portal model."""
 
-import hashlib
-import hmac
-import secrets
-from datetime import timedelta
-
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.contrib.contenttypes.fields import GenericForeignKey
@@ -16,8 +11,9 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
-from . import permissions, portal_apps
+from . import permissions, portal_apps, tokens
 from . import validators as v
+from .tokens import SecretToken
 
 
 class User(AbstractUser):
@@ -287,12 +283,8 @@ class APITokenQuerySet(models.QuerySet):
         return self.filter(revoked__isnull=True).filter(Q(expires__isnull=True) | Q(expires__gt=timezone.now()))
 
     def matching(self, secret):
-        """The token (usable or not) whose secret is `secret`, with its user, or None.
-
-        Secrets are short; anything longer than MAX_SECRET_LENGTH is refused before hashing."""
-        if not isinstance(secret, str) or not secret or len(secret) > APIToken.MAX_SECRET_LENGTH:
-            return None
-        return self.filter(digest=APIToken.digest_of(secret)).select_related("user").first()
+        """The token (usable or not) whose secret is `secret`, with its user, or None."""
+        return APIToken.find_secret(secret)
 
     def for_secret(self, secret):
         """The usable token whose secret is `secret`, or None."""
@@ -300,17 +292,16 @@ class APITokenQuerySet(models.QuerySet):
         return token if token is not None and token.is_usable else None
 
 
-class APIToken(models.Model):
+class APIToken(SecretToken, models.Model):
     """A personal token a user makes in the browser to call the REST API as themselves.
 
-    Only an HMAC-SHA256 digest of the secret is stored, keyed with SECRET_KEY (so a leaked database
-    alone does not allow checking guesses offline; rotating SECRET_KEY invalidates every token). The
-    secret is shown once, when issued. Read-only unless `write_enabled`; unusable once expired or
+    Only a keyed digest of the secret is stored (egiportal.tokens: HMAC-SHA256 with TOKEN_DIGEST_KEY,
+    SECRET_KEY unless set; rotating that key invalidates every token). The secret is shown once, when issued. Read-only unless `write_enabled`; unusable once expired or
     revoked. Distinct from the site-owned GOCDB API credentials (sites.models.APICredential).
     """
 
-    SECRET_PREFIX = "egit_"
-    MAX_SECRET_LENGTH = 200
+    SECRET_PREFIX = TOKEN_PREFIX = "egit_"
+    MAX_SECRET_LENGTH = tokens.MAX_LENGTH
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
     description = models.CharField(max_length=200, validators=[v.free_text, single_line])
@@ -344,16 +335,15 @@ class APIToken(models.Model):
             "revoked": self.revoked.isoformat() if self.revoked else None,
         }
 
-    @staticmethod
-    def digest_of(secret):
-        return hmac.new(settings.SECRET_KEY.encode(), secret.encode(), hashlib.sha256).hexdigest()
+    digest_of = staticmethod(tokens.digest)
+
+    @classmethod
+    def token_queryset(cls):
+        return cls.objects.select_related("user")
 
     def issue(self):
         """Give the token a new secret and return it; only its digest and a display prefix are kept."""
-        secret = self.SECRET_PREFIX + secrets.token_urlsafe(32)
-        self.prefix = secret[:10] + "…"
-        self.digest = self.digest_of(secret)
-        return secret
+        return self.set_secret()
 
     @property
     def is_expired(self):
@@ -363,9 +353,18 @@ class APIToken(models.Model):
     def is_usable(self):
         return self.revoked is None and not self.is_expired
 
-    def touch(self):
-        """Record a use, at most once a minute, so that busy clients do not write on every request."""
-        now = timezone.now()
-        if self.last_used is None or now - self.last_used > timedelta(minutes=1):
-            APIToken.objects.filter(pk=self.pk).update(last_used=now)
-            self.last_used = now
+    def refusal(self):
+        if self.revoked is not None:
+            return tokens.UNKNOWN
+        if self.is_expired:
+            return "Expired token: make a new one on the /tokens/ page."
+        if not self.user.is_active:
+            return "The account of this token is disabled."
+        return None
+
+    def write_refusal(self):
+        return None if self.write_enabled else tokens.READ_ONLY
+
+    def caller(self):
+        """The fields of an egiportal.identity.Caller."""
+        return {"identifier": self.prefix, "kind": "API token", "user": self.user, "token": self}

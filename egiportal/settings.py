@@ -164,8 +164,9 @@ EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "portal@egi-portal.invalid")
 EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "mail"))
 
-# Public URL of the portal, used in e-mails (and later in PI links).
-PORTAL_URL = os.environ.get("PORTAL_URL", "http://127.0.0.1:8000").rstrip("/")
+# Public URL of the portal, used in e-mails, GOCDB_PORTAL_URL and PI links; without it, the local server
+# on PORT (as `PORT=8080 make demo` runs it).
+PORTAL_URL = os.environ.get("PORTAL_URL", f"http://127.0.0.1:{os.environ.get('PORT', '8000')}").rstrip("/")
 
 # GOCDB instance configuration (specs/gocdb.md §3).
 MAX_PROPERTIES_PER_ENTITY = int(os.environ.get("MAX_PROPERTIES_PER_ENTITY", "20"))
@@ -220,6 +221,11 @@ LOGGING = {
 # empty turns rate limiting off. Refused requests get 429 with Retry-After.
 API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "1200/min")
 # --- end REST API personal tokens ---
+
+# Secret tokens (egiportal.tokens): the models that hold them, asked in this order by egiportal.identity,
+# and the key of their digests (changing it invalidates every token).
+PORTAL_TOKEN_MODELS = ("egiportal.APIToken", "sites.APICredential")
+TOKEN_DIGEST_KEY = os.environ.get("TOKEN_DIGEST_KEY", "")
 
 # REST API (/api/v1/): JSON by default, XML and CSV on request; tokens first, so that 401s say how to
 # authenticate; every write also passes the services' own permission checks.

@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from mozilla_django_oidc.views import OIDCLogoutView
 
+from endpoints import legacy_views, pi_write
 from endpoints import pi as endpoints_pi
-from endpoints import pi_write
 from sites import pi as sites_pi
 
 from . import account_views, pi, token_views, views
@@ -37,6 +37,8 @@ urlpatterns = [
     path("gocdbpi/private/", pi.pi_view, {"methods": PI_METHODS}, name="pi_private"),
     path("gocdbpi/private", pi.pi_view, {"methods": PI_METHODS}),
     path("gocdbpi/<path:request>", pi_write.write_view),
+    # Old GOCDB portal links (wikis, tickets, monitoring) redirect to the matching page.
+    path("portal/index.php", legacy_views.gocdb_portal_link, name="gocdb_portal_link"),
     path("", include("sites.urls")),
     path("", include("endpoints.urls")),
 ]

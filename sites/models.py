@@ -1,7 +1,5 @@
 """Projects, NGIs and sites, the entities roles are held over, plus scopes and certification."""
 
-import hashlib
-import secrets
 from datetime import timedelta
 
 from django.conf import settings
@@ -12,6 +10,7 @@ from django.utils import timezone
 
 from egiportal import validators as v
 from egiportal.models import BaseModel
+from egiportal.tokens import SecretToken
 
 from .choices import CertificationStatus, EntityKind, Infrastructure, RoleStatus, RoleType
 
@@ -267,21 +266,20 @@ class APICredentialQuerySet(models.QuerySet):
 
     def for_token(self, token):
         """The usable portal-token credential whose secret is `token`, or None."""
-        if len(token) > 200:
-            return None
-        digest = APICredential.hash_token(token)
-        return self.usable().filter(kind=APICredential.Kind.TOKEN, token_hash=digest).select_related("user").first()
+        credential = APICredential.find_secret(token)
+        return credential if credential is not None and credential.refusal() is None else None
 
     def matching(self, kind, identifier):
         """A usable credential of `kind` with `identifier` (on any site), or None."""
         return self.usable().filter(kind=kind, identifier=identifier).select_related("user").first()
 
 
-class APICredential(models.Model):
+class APICredential(SecretToken, models.Model):
     """An identity a site lets use the PI and the write API (GOCDB's APIAuthentication, §2.15, §10).
 
     X.509 DNs and OIDC subjects are presented by the caller (through the front proxy); portal tokens
-    are secrets the portal issues, stored only as a SHA-256 digest and shown once. The user who adds
+    are secrets the portal issues (egiportal.tokens: a keyed digest is stored, the secret shown once;
+    credentials from before the keyed scheme still match their plain SHA-256 digest, upgraded on use). The user who adds
     or renews a credential owns it; one not renewed within API_CREDENTIAL_MAX_AGE_DAYS stops working.
     """
 
@@ -315,6 +313,12 @@ class APICredential(models.Model):
     def __str__(self):
         return f"{self.get_kind_display()} {self.identifier} on {self.site}"
 
+    TOKEN_PREFIX = "egip_"
+    DIGEST_FIELD = "token_hash"
+    DISPLAY_FIELD = "identifier"
+    DISPLAY_LENGTH = 12
+    LEGACY_SHA256 = True
+
     def audit_state(self):
         """Never the token digest."""
         return {
@@ -327,24 +331,44 @@ class APICredential(models.Model):
             "last_used": self.last_used.isoformat() if self.last_used else None,
         }
 
-    @staticmethod
-    def hash_token(token):
-        return hashlib.sha256(token.encode()).hexdigest()
+    @classmethod
+    def token_queryset(cls):
+        return cls.objects.filter(kind=cls.Kind.TOKEN).select_related("user", "site")
 
-    def issue_token(self):
-        """Give a token credential a new secret; returns it (it is never stored)."""
-        token = "egip_" + secrets.token_urlsafe(32)
-        self.identifier = token[:12] + "…"
-        self.token_hash = self.hash_token(token)
-        return token
+    @classmethod
+    def find_presented(cls, kind, value):
+        return cls.objects.matching(kind, value)
+
+    def issue_token(self, secret=None):
+        """Give a token credential a new secret (or `secret`); returns it (it is never stored)."""
+        return self.set_secret(secret)
 
     @property
     def expires(self):
         return self.last_renewed + timedelta(days=settings.API_CREDENTIAL_MAX_AGE_DAYS)
 
-    def touch(self):
-        """Record a use (at most once a minute, to keep reads cheap)."""
-        now = timezone.now()
-        if self.last_used is None or now - self.last_used > timedelta(minutes=1):
-            APICredential.objects.filter(pk=self.pk).update(last_used=now)
-            self.last_used = now
+    @property
+    def is_usable(self):
+        return self.last_renewed > timezone.now() - timedelta(days=settings.API_CREDENTIAL_MAX_AGE_DAYS)
+
+    def refusal(self):
+        if not self.is_usable:
+            return "Expired token: a site administrator must renew this API credential on the site page."
+        if not self.user.is_active:
+            return (
+                "The owner of this API credential has a disabled account: "
+                "a current administrator of the site must renew the credential."
+            )
+        return None
+
+    def write_refusal(self):
+        """On the REST API a site credential only reads: it writes through the GOCDB write API, where it
+        is limited to its own site (and needs allow_write there)."""
+        return (
+            "Read-only token: a site API credential writes only through the GOCDB write API "
+            "(/gocdbpi/v5/...); for the REST API use a personal API token from /tokens/."
+        )
+
+    def caller(self):
+        """The fields of an egiportal.identity.Caller."""
+        return {"identifier": self.identifier, "kind": self.kind, "credential": self, "user": self.user}

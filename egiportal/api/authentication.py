@@ -1,56 +1,31 @@
-"""Authentication of REST API requests with personal API tokens (egiportal.models.APIToken).
+"""Authentication of REST API requests with portal tokens (egiportal.tokens): personal API tokens
+(egiportal.models.APIToken) and the portal tokens of site API credentials.
 
-Accepted forms: `Authorization: Token <secret>` and `Authorization: Bearer egit_<...>`. A bearer value
-that is not one of our tokens is left to CheckinAuthentication (EGI Check-in access tokens).
+Accepted forms (read by egiportal.identity): `Authorization: Token <secret>`, `Authorization: Bearer
+<secret>` with a portal prefix, and HTTP Basic with the secret as the password (any user name). A
+bearer value without a portal prefix is left to CheckinAuthentication (EGI Check-in access tokens).
 """
 
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import APIException, AuthenticationFailed, PermissionDenied
 
-from egiportal.models import APIToken
+from egiportal import identity
 
 KEYWORD = "Token"
 
 
-def read_credentials(request):
-    """(keyword, value) of the Authorization header, lower-cased keyword; (None, None) without one.
-
-    Raises AuthenticationFailed for a Token header whose value is missing, has spaces or is not text,
-    and for such an `egit_` bearer value; other malformed bearer values are not ours to judge.
-    """
-    parts = get_authorization_header(request).split()
-    if not parts:
-        return None, None
-    keyword = parts[0].lower()
-    if keyword not in (b"token", b"bearer"):
-        return None, None
-    ours = keyword == b"token" or (len(parts) > 1 and parts[1].startswith(APIToken.SECRET_PREFIX.encode()))
-    if not ours:
-        return None, None
-    if len(parts) != 2:
-        raise AuthenticationFailed("Invalid Authorization header: give the API token as one value without spaces.")
-    try:
-        return keyword.decode(), parts[1].decode("ascii")
-    except UnicodeError:
-        raise AuthenticationFailed("Invalid API token: it contains characters a token never has.") from None
-
-
 class TokenAuthentication(BaseAuthentication):
-    """Personal API tokens; on success returns (user, token) and records the use on the token."""
+    """Portal tokens; on success returns (user, token) and records the use on the token. A refused
+    token is a 401 that says why (unknown or revoked, expired, malformed header)."""
 
     def authenticate(self, request):
-        keyword, secret = read_credentials(request)
-        if secret is None:
-            return None
-        token = APIToken.objects.matching(secret)
-        if token is None:
-            raise AuthenticationFailed("Invalid API token.")
-        if token.revoked is not None:
-            raise AuthenticationFailed("This API token has been revoked.")
-        if token.is_expired:
-            raise AuthenticationFailed("This API token has expired.")
-        if not token.user.is_active:
-            raise AuthenticationFailed("The account of this API token is disabled.")
+        try:
+            secret = identity.presented_secret(request)
+            if secret is None:
+                return None
+            token = identity.portal_token(secret)
+        except identity.TokenRefused as exc:
+            raise AuthenticationFailed(exc.message) from None
         token.touch()
         return token.user, token
 

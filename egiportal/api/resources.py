@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from .. import permissions, services
 from ..filtersets import AuditLogFilterSet, VirtualOrganisationFilterSet
 from ..models import APIToken, AuditLog, PortalQuerySet, User, VirtualOrganisation, VOMembership
+from ..tokens import SecretToken
 from .permissions import TokenWritePermission
 from .serializers import BaseModelSerializer, FixedFieldsMixin, RelatedField, UserBriefSerializer
 from .viewsets import PortalViewSet
@@ -166,7 +167,7 @@ class APITokenViewSet(PortalViewSet):
 
     @extend_schema(responses={201: IssuedTokenSerializer})
     def create(self, request, *args, **kwargs):
-        if isinstance(request.auth, APIToken):
+        if isinstance(request.auth, SecretToken):
             raise exceptions.PermissionDenied("Create API tokens from a logged-in session, not with another token.")
         data = self.validated(request.data).validated_data
         token, secret = services.create_api_token(

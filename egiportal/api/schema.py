@@ -91,8 +91,9 @@ class TokenScheme(OpenApiAuthenticationExtension):
             "type": "http",
             "scheme": "bearer",
             "description": (
-                "A personal API token (made on the portal's /tokens/ page), sent as `Authorization: Bearer egit_...` "
-                "or `Authorization: Token egit_...`. Read-only tokens cannot write."
+                "A personal API token (made on the portal's /tokens/ page), sent as `Authorization: Bearer egit_...`, "
+                "`Authorization: Token egit_...` or HTTP Basic with the token as the password. Read-only tokens "
+                "cannot write. A site's portal token (`egip_...`) reads as its owner."
             ),
         }
 

@@ -5,6 +5,7 @@ from django.core.exceptions import ImproperlyConfigured
 from rest_framework.throttling import SimpleRateThrottle
 
 from egiportal.models import APIToken
+from egiportal.tokens import SecretToken
 
 
 class TokenRateThrottle(SimpleRateThrottle):
@@ -30,6 +31,8 @@ class TokenRateThrottle(SimpleRateThrottle):
     def get_cache_key(self, request, view):
         if isinstance(request.auth, APIToken):
             ident = f"token-{request.auth.pk}"
+        elif isinstance(request.auth, SecretToken):  # a site API credential's token
+            ident = f"{request.auth._meta.model_name}-{request.auth.pk}"
         elif request.user and request.user.is_authenticated:
             ident = f"user-{request.user.pk}"
         else:

@@ -5,6 +5,7 @@ Sections: extensions expressions, scope filter, LIKE, parameter handling, output
 paging, caller identification and protection levels, streaming, dates.
 """
 
+import base64
 import re
 import string
 from datetime import UTC, datetime, timedelta
@@ -21,7 +22,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from egiportal import pi, pixml
+from egiportal import identity, pi, pixml
 from egiportal.models import Identity
 from egiportal.tests.factories import UserFactory
 from egiportal.urls import PI_METHODS
@@ -57,9 +58,9 @@ def fetch(client, params, headers=None, path=URL):
 
 
 def fetch_href(client, href, headers=None):
-    """Follow an absolute `<link href>` verbatim on the test server."""
+    """Follow an absolute `<link href>` verbatim: its host becomes the request's Host header."""
     parts = urlsplit(href)
-    return fetch(client, None, headers, path=f"{parts.path}?{parts.query}")
+    return fetch(client, None, {**(headers or {}), "Host": parts.netloc}, path=f"{parts.path}?{parts.query}")
 
 
 def parse(body):
@@ -849,9 +850,10 @@ def pager(client, settings):
     """Seven sites, a page size of 3, an absolute portal URL and a token caller for get_site."""
     settings.PI_PAGE_SIZE = 3
     settings.PORTAL_URL = "https://portal.example.org:8443"
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "portal.example.org"]
     sites = SiteFactory.create_batch(7)
     _, secret = api_credential(sites[0], kind=APICredential.Kind.TOKEN)
-    auth = {"Authorization": f"Bearer {secret}"}
+    auth = {"Authorization": f"Bearer {secret}", "Host": "portal.example.org:8443"}
 
     class Pager:
         pks = [s.pk for s in sites]
@@ -913,6 +915,25 @@ def test_walking_next_links_covers_the_unpaged_result(pager):
     last_links = pages[-1][0]
     assert set(last_links) == {"self", "prev", "start"}  # no next link on the empty page
     assert query_of(last_links["prev"])["prev_cursor"] == str(pager.pks[-1] + 1)
+
+
+def test_paging_links_stay_on_the_host_the_client_called(client, settings):
+    """`PORT=18091 make demo` with a PORTAL_URL left at port 8000: a client following `rel="next"`
+    verbatim stays on the server it called."""
+    settings.PI_PAGE_SIZE = 2
+    settings.PORTAL_URL = "http://127.0.0.1:8000"
+    sites = SiteFactory.create_batch(5)
+    _, secret = api_credential(sites[0], kind=APICredential.Kind.TOKEN)
+    auth = {"Authorization": f"Bearer {secret}"}
+    href, seen = "http://127.0.0.1:18091/gocdbpi/private/?method=get_site&next_cursor=0", []
+    for _ in range(5):
+        links, count, _, page = page_meta(fetch_href(client, href, auth)[1])
+        assert all(link.startswith("http://127.0.0.1:18091/gocdbpi/private/?") for link in links.values()), links
+        seen += page
+        if count == 0:
+            break
+        href = links["next"]
+    assert seen == [s.pk for s in sites]
 
 
 def test_walking_prev_links_backwards_covers_everything(pager):
@@ -979,37 +1000,69 @@ def token(db):
 def test_identify_bearer_token(rf, token):
     credential, secret = token
     for scheme in ("Bearer", "bearer", "BEARER"):
-        caller = pi.identify(rf.get(URL, headers={"Authorization": f"{scheme}  {secret} "}))
-        assert caller == pi.Caller(credential.identifier, APICredential.Kind.TOKEN, credential, credential.user)
+        caller = identity.identify(rf.get(URL, headers={"Authorization": f"{scheme}  {secret} "}))
+        assert caller == identity.Caller(credential.identifier, APICredential.Kind.TOKEN, credential, credential.user)
     assert caller.identifier.startswith(secret[:12])
 
 
 @pytest.mark.parametrize(
     "header",
     [
-        "Bearer egip_unknown",
         "Bearer ",
         "Bearer",
         "Bearer " + "x" * 201,
         "Basic dXNlcjpwYXNzd29yZA==",
-        "Token whatever",
         "",
     ],
 )
 def test_identify_without_a_valid_credential_is_anonymous(rf, token, header):
-    assert pi.identify(rf.get(URL, headers={"Authorization": header})) == pi.Caller()
+    assert identity.identify(rf.get(URL, headers={"Authorization": header})) == identity.Caller()
+
+
+@pytest.mark.parametrize(
+    "header, reason",
+    [
+        ("Bearer egip_unknown", "Unknown or revoked token."),
+        ("Token whatever", "Unknown or revoked token."),
+        ("Token", "the token is missing"),
+        ("Token egit_a b", "without spaces"),
+        ("Bearer egip_a\tb", "without spaces"),
+        ("Basic " + base64.b64encode(b"argo:egip_unknown").decode(), "Unknown or revoked token."),
+        ("Basic " + base64.b64encode("x:egip_\u00e9t\u00e9".encode()).decode(), "printable ASCII"),
+        ("Basic not base64!", "Invalid Basic authorization header"),
+        ("Basic " + base64.b64encode(b"no colon").decode(), "Invalid Basic authorization header"),
+        ("Basic " + base64.b64encode(b"\xff\xfe:x").decode(), "Invalid Basic authorization header"),
+        ("Basic", "Invalid Basic authorization header"),
+        ("Bearer egip_" + "A" * 500, "printable ASCII"),
+    ],
+)
+def test_identify_refuses_portal_tokens_it_cannot_use_and_says_why(rf, token, header, reason):
+    with pytest.raises(identity.TokenRefused) as refused:
+        identity.identify(rf.get(URL, headers={"Authorization": header}))
+    assert reason in refused.value.message
+
+
+@pytest.mark.parametrize("user", ["", "argo", "any one"])
+def test_identify_basic_with_the_token_as_password(rf, token, user):
+    """ARGO's connectors (AuthenticationUsePlainHttpAuth): any user name, the token as the password."""
+    credential, secret = token
+    header = "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode()
+    caller = identity.identify(rf.get(URL, headers={"Authorization": header}))
+    assert caller == identity.Caller(credential.identifier, APICredential.Kind.TOKEN, credential, credential.user)
 
 
 def test_identify_expired_token(rf, token, settings):
     credential, secret = token
     credential.last_renewed = timezone.now() - timedelta(days=settings.API_CREDENTIAL_MAX_AGE_DAYS, minutes=1)
     credential.save()
-    assert pi.identify(rf.get(URL, headers={"Authorization": f"Bearer {secret}"})) == pi.Caller()
+    with pytest.raises(identity.TokenRefused, match="Expired token: a site administrator must renew"):
+        identity.identify(rf.get(URL, headers={"Authorization": f"Bearer {secret}"}))
 
 
-def test_over_long_token_of_a_known_prefix_is_ignored(rf, token):
+def test_over_long_token_of_a_known_prefix_is_refused_with_a_reason(rf, token):
     _, secret = token
-    assert pi.identify(rf.get(URL, headers={"Authorization": f"Bearer {secret}{'x' * 200}"})) == pi.Caller()
+    with pytest.raises(identity.TokenRefused, match="Unknown or revoked token"):
+        identity.identify(rf.get(URL, headers={"Authorization": f"Bearer {secret}{'x' * 200}"}))
 
 
 @pytest.mark.parametrize(
@@ -1027,7 +1080,7 @@ def test_over_long_token_of_a_known_prefix_is_ignored(rf, token):
     ],
 )
 def test_slash_dn(dn, slash):
-    assert pi.slash_dn(dn) == slash
+    assert identity.slash_dn(dn) == slash
 
 
 DN_HEADER = "X-SSL-Client-DN"
@@ -1037,10 +1090,10 @@ SUBJECT_HEADER = "X-OIDC-Subject"
 def test_dn_header_only_when_configured(rf, settings):
     request = rf.get(URL, headers={DN_HEADER: "CN=robot,DC=org"})
     settings.PI_CLIENT_DN_HEADER = ""
-    assert pi.identify(request) == pi.Caller()
+    assert identity.identify(request) == identity.Caller()
     settings.PI_CLIENT_DN_HEADER = DN_HEADER
-    assert pi.identify(request) == pi.Caller("/DC=org/CN=robot", APICredential.Kind.X509)
-    assert pi.identify(rf.get(URL, headers={DN_HEADER: "  "})) == pi.Caller()
+    assert identity.identify(request) == identity.Caller("/DC=org/CN=robot", APICredential.Kind.X509)
+    assert identity.identify(rf.get(URL, headers={DN_HEADER: "  "})) == identity.Caller()
 
 
 def test_dn_header_finds_credential_and_user(rf, settings):
@@ -1049,8 +1102,8 @@ def test_dn_header_finds_credential_and_user(rf, settings):
     credential = api_credential(site, identifier="/DC=org/CN=robot")
     user = UserFactory()
     Identity.objects.create(user=user, realm=Identity.Realm.X509, value="/DC=org/CN=robot")
-    caller = pi.identify(rf.get(URL, headers={DN_HEADER: "CN=robot,DC=org"}))
-    assert caller == pi.Caller("/DC=org/CN=robot", APICredential.Kind.X509, credential, user)
+    caller = identity.identify(rf.get(URL, headers={DN_HEADER: "CN=robot,DC=org"}))
+    assert caller == identity.Caller("/DC=org/CN=robot", APICredential.Kind.X509, credential, user)
 
 
 def test_oidc_subject_header(rf, settings):
@@ -1059,40 +1112,40 @@ def test_oidc_subject_header(rf, settings):
     user = UserFactory()
     Identity.objects.create(user=user, realm=Identity.Realm.CHECKIN, value="sub-123@egi.eu")
     request = rf.get(URL, headers={SUBJECT_HEADER: "sub-123@egi.eu"})
-    assert pi.identify(request) == pi.Caller()
+    assert identity.identify(request) == identity.Caller()
     settings.PI_OIDC_SUBJECT_HEADER = SUBJECT_HEADER
-    assert pi.identify(request) == pi.Caller("sub-123@egi.eu", APICredential.Kind.OIDC, credential, user)
+    assert identity.identify(request) == identity.Caller("sub-123@egi.eu", APICredential.Kind.OIDC, credential, user)
 
 
 def test_bearer_token_wins_over_headers(rf, settings, token):
     credential, secret = token
     settings.PI_CLIENT_DN_HEADER = DN_HEADER
-    caller = pi.identify(rf.get(URL, headers={"Authorization": f"Bearer {secret}", DN_HEADER: "CN=x"}))
+    caller = identity.identify(rf.get(URL, headers={"Authorization": f"Bearer {secret}", DN_HEADER: "CN=x"}))
     assert caller.credential == credential
-    caller = pi.identify(rf.get(URL, headers={"Authorization": "Bearer wrong", DN_HEADER: "CN=x"}))
-    assert caller == pi.Caller("/CN=x", APICredential.Kind.X509)
+    caller = identity.identify(rf.get(URL, headers={"Authorization": "Bearer wrong", DN_HEADER: "CN=x"}))
+    assert caller == identity.Caller("/CN=x", APICredential.Kind.X509)
 
 
 def test_session_user(rf):
     user = UserFactory()
     request = rf.get(URL)
     request.user = user
-    assert pi.identify(request) == pi.Caller(user.username, "session", None, user)
+    assert identity.identify(request) == identity.Caller(user.username, "session", None, user)
 
 
 def assert_denied(caller, level, message, strict=False):
     with pytest.raises(pi.PIDenied) as raised:
-        pi.authorise(caller, level, strict)
+        pi.check_level(caller, level, strict)
     assert str(raised.value) == message
 
 
 @pytest.mark.parametrize("restrict", [True, False])
 def test_levels_one_and_two(settings, restrict):
     settings.RESTRICT_PERSONAL_DATA = restrict
-    anonymous, unknown = pi.Caller(), pi.Caller("/CN=nobody", APICredential.Kind.X509)
-    pi.authorise(anonymous, pi.PUBLIC)
+    anonymous, unknown = identity.Caller(), identity.Caller("/CN=nobody", APICredential.Kind.X509)
+    pi.check_level(anonymous, pi.PUBLIC)
     assert_denied(anonymous, pi.PROTECTED, NO_IDENTIFIER)
-    pi.authorise(unknown, pi.PROTECTED)
+    pi.check_level(unknown, pi.PROTECTED)
     assert_denied(anonymous, pi.PRIVATE, NO_IDENTIFIER)
 
 
@@ -1101,18 +1154,18 @@ def test_level_three_credential(settings, restrict, token):
     settings.RESTRICT_PERSONAL_DATA = restrict
     credential, _ = token
     assert credential.last_used is None
-    pi.authorise(pi.Caller(credential.identifier, credential.kind, credential, credential.user), pi.PRIVATE)
+    pi.check_level(identity.Caller(credential.identifier, credential.kind, credential, credential.user), pi.PRIVATE)
     credential.refresh_from_db()
     assert credential.last_used is not None
 
 
 def test_level_three_unregistered_identifier(settings):
-    unknown = pi.Caller("/CN=nobody", APICredential.Kind.X509)
+    unknown = identity.Caller("/CN=nobody", APICredential.Kind.X509)
     settings.RESTRICT_PERSONAL_DATA = True
     assert_denied(unknown, pi.PRIVATE, ROLE_REQUIRED)
     assert_denied(unknown, pi.PRIVATE, ROLE_REQUIRED, strict=True)
     settings.RESTRICT_PERSONAL_DATA = False
-    pi.authorise(unknown, pi.PRIVATE)
+    pi.check_level(unknown, pi.PRIVATE)
     assert_denied(unknown, pi.PRIVATE, REGISTRATION_REQUIRED, strict=True)  # access_test
 
 
@@ -1132,10 +1185,10 @@ def test_level_three_registered_user(settings, role, superuser, restrict, allowe
     user = UserFactory(is_superuser=superuser)
     if role:
         grant(user, RoleType.SITE_ADMIN, SiteFactory(), status=role)
-    caller = pi.Caller("/CN=jane", APICredential.Kind.X509, None, user)
+    caller = identity.Caller("/CN=jane", APICredential.Kind.X509, None, user)
     if allowed:
-        pi.authorise(caller, pi.PRIVATE)
-        pi.authorise(caller, pi.PRIVATE, strict=True)
+        pi.check_level(caller, pi.PRIVATE)
+        pi.check_level(caller, pi.PRIVATE, strict=True)
     else:
         assert_denied(caller, pi.PRIVATE, ROLE_REQUIRED)
 
@@ -1181,7 +1234,7 @@ def test_basic_header_ignored_on_public_reads(client):
 
 
 def test_unpaged_reply_streams_every_site_once_in_id_order(client, monkeypatch, django_assert_num_queries):
-    monkeypatch.setattr(pi, "CHUNK", 7)
+    monkeypatch.setattr(pi.paging, "CHUNK", 7)
     # Names sort opposite to ids, so name order (the model's default) would show.
     sites = [SiteFactory(short_name=f"Z{99 - n:02d}") for n in range(23)]
     with django_assert_num_queries(23 // 7 + 1):  # one query per batch of 7 (the last one short)
@@ -1192,7 +1245,7 @@ def test_unpaged_reply_streams_every_site_once_in_id_order(client, monkeypatch, 
 
 @pytest.mark.parametrize("count, batches", [(0, 1), (6, 1), (7, 2), (14, 3), (15, 3)])
 def test_batch_queries_grow_per_batch(client, monkeypatch, django_assert_num_queries, count, batches):
-    monkeypatch.setattr(pi, "CHUNK", 7)
+    monkeypatch.setattr(pi.paging, "CHUNK", 7)
     SiteFactory.create_batch(count)
     with django_assert_num_queries(batches):
         assert len(site_list(client)) == count
@@ -1200,7 +1253,7 @@ def test_batch_queries_grow_per_batch(client, monkeypatch, django_assert_num_que
 
 def test_get_site_streams_with_prefetches_per_batch(client, monkeypatch):
     """get_site prefetches scopes and properties: the same number of queries per batch, none per site."""
-    monkeypatch.setattr(pi, "CHUNK", 7)
+    monkeypatch.setattr(pi.paging, "CHUNK", 7)
     site = SiteFactory()
     _, secret = api_credential(site, kind=APICredential.Kind.TOKEN)
     auth = {"Authorization": f"Bearer {secret}"}
@@ -1307,7 +1360,7 @@ def test_parse_date_any_text(text):
 
 
 def test_query_date(rf):
-    query = pi.Query(rf.get(URL), {"startdate": "2024-03-05"}, pi.Caller())
+    query = pi.Query(rf.get(URL), {"startdate": "2024-03-05"}, identity.Caller())
     assert query.date("startdate") == datetime(2024, 3, 5, tzinfo=UTC)
     assert query.date("enddate") is None
 

@@ -21,7 +21,7 @@ from .downtimes import (
     get_downtime_to_broadcast,
 )
 from .groups import GROUP_PARAMS, get_service_group, get_service_group_role
-from .services import SERVICE_PARAMS, get_service_endpoint, get_service_types
+from .service_endpoints import SERVICE_PARAMS, get_service_endpoint, get_service_types
 
 METHODS = {
     "get_service_types": Method(get_service_types, frozenset(), PUBLIC),

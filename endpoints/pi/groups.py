@@ -20,7 +20,7 @@ from ..models import (
     ServiceGroup,
     ServiceGroupProperty,
 )
-from .services import PROPERTY_COLUMNS, ServiceChildren, write_extensions, write_scopes
+from .service_endpoints import PROPERTY_COLUMNS, ServiceChildren, write_extensions, write_scopes
 
 # ---------------------------------------------------------------- get_service_group, get_service_group_role
 

@@ -18,8 +18,9 @@ import logging
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse, JsonResponse
 
+from egiportal import oidc
 from egiportal.context import current_request_id, noting
-from egiportal.pi import identify
+from egiportal.identity import TokenRefused, identify
 
 from .operations import authenticated, check_identity_headers, entity_type, find, perform, write_credential
 from .request import METHODS, WriteError, docs, parse_body, parse_url, validate
@@ -68,12 +69,26 @@ def handle(http_request, path):
     parse_body(call, read_body(http_request))
     validate(call)
     check_identity_headers(http_request)
-    caller = authenticated(identify(http_request))
+    caller = authenticated(caller_of(http_request))
     kind = entity_type(call)
     entity = find(kind, call.entity_id)
     credential = write_credential(caller, kind.site(entity))
     with noting(f"via the write API, {credential.get_kind_display()} {credential.identifier}"):
         perform(call, entity, credential)
+
+
+def caller_of(http_request):
+    """The caller, with refused tokens answered as the PI and the REST API answer them."""
+    try:
+        return identify(http_request)
+    except TokenRefused as exc:  # 403, as GOCDB answers every caller it cannot authenticate
+        raise WriteError(403, exc.message) from None
+    except oidc.InvalidToken as exc:
+        raise WriteError(401, str(exc)) from None
+    except oidc.LoginRefused as exc:
+        raise WriteError(403, str(exc)) from None
+    except oidc.ProviderUnavailable as exc:
+        raise WriteError(503, str(exc)) from None
 
 
 def write_view(http_request, request):

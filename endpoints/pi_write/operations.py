@@ -10,7 +10,7 @@ from django.db import IntegrityError, models, transaction
 from egiportal import permissions
 from egiportal import services as core
 from egiportal.errors import CONFLICT, FORBIDDEN, NOT_FOUND, Conflict, error_code
-from egiportal.pi import slash_dn
+from egiportal.identity import slash_dn
 from sites.choices import Action
 from sites.models import APICredential, Site
 
@@ -61,7 +61,14 @@ def check_identity_headers(request):
 
 def authenticated(caller):
     """The caller if it presented an API identifier at all. Browser sessions do not count: the API is
-    exempt from CSRF protection, so a session cookie must never authorise a write."""
+    exempt from CSRF protection, so a session cookie must never authorise a write. Personal API tokens
+    do not count either: the write API acts only for credentials registered by the site itself."""
+    if caller.token is not None:
+        raise WriteError(
+            403,
+            "A personal API token cannot use the write API: a site administrator registers a site API "
+            "credential (a portal token, an X.509 DN or an OIDC subject) on the site page.",
+        )
     if not caller.identifier or caller.kind not in CREDENTIAL_KINDS:
         raise WriteError(
             403,

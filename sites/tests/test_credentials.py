@@ -3,10 +3,12 @@ pages, who may use them, the portal token shown once, the PI accepting usable cr
 log, hostile input, deletion of sites and owners, the admin, and a fixed page query count."""
 
 import hashlib
+import hmac
 import time
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.db.models import ProtectedError
@@ -75,6 +77,8 @@ def state(credential):
 def pi(method, token, **params):
     """The body of a PI request carrying `token` as a bearer token, from a client with no session."""
     reply = Client().get("/gocdbpi/private/", {"method": method, **params}, HTTP_AUTHORIZATION=f"Bearer {token}")
+    if reply.status_code == 401:  # a refused portal token: the reason, as text
+        return reply.content
     assert reply.status_code == 200
     return b"".join(reply.streaming_content) if reply.streaming else reply.content
 
@@ -215,7 +219,7 @@ def test_a_portal_token_is_shown_once_and_only_its_hash_is_kept(world):
     assert 'curl -H "Authorization: Bearer &lt;token&gt;"' in page
     assert "/gocdbpi/private/?method=get_site&amp;sitename=SITE-C" in page
     # Stored: the digest and a short display prefix, never the secret.
-    assert credential.token_hash == hashlib.sha256(secret.encode()).hexdigest()
+    assert credential.token_hash == hmac.new(settings.SECRET_KEY.encode(), secret.encode(), "sha256").hexdigest()
     assert credential.identifier == secret[:12] + "…" and credential.user == actor
     stored = [str(v) for v in APICredential.objects.filter(pk=credential.pk).values().first().values()]
     assert not any(secret in value for value in stored)
@@ -236,9 +240,10 @@ def test_a_new_token_works_against_the_pi_and_its_use_is_recorded(world):
     assert b'NAME="SITE-C"' in reply and b"<error>" not in reply
     assert APICredential.objects.get(site=site, user=world["site_admin"]).last_used is not None
     assert APICredential.objects.get(pk=other.pk).last_used is None
-    # A wrong or malformed token identifies nobody.
-    for bad in (secret + "x", secret[:-1], "egip_" + "A" * 500, "'; DROP TABLE x; --"):
-        assert b"No valid identifier found" in pi("access_test", bad)
+    # A wrong or malformed portal token is refused, saying why; other junk identifies nobody.
+    for bad in (secret + "x", secret[:-1], "egip_" + "A" * 500):
+        assert b"Unknown or revoked token." in pi("access_test", bad)
+    assert b"No valid identifier found" in pi("access_test", "'; DROP TABLE x; --")
 
 
 def test_a_dn_added_in_the_browser_is_accepted_from_the_front_proxy(world, settings):
@@ -364,7 +369,7 @@ def test_deleting_asks_first_then_deletes_and_audits(world):
     assert not APICredential.objects.filter(pk=credential.pk).exists()
     [entry] = audit_rows(credential)
     assert entry.action == AuditAction.DELETE and entry.after is None and entry.before["kind"] == Kind.TOKEN
-    assert b"No valid identifier found" in pi("access_test", secret)
+    assert pi("access_test", secret) == b"Unknown or revoked token."
     assert client.post(url("credential_delete", credential)).status_code == 404
 
 
@@ -423,7 +428,7 @@ def test_expired_credentials_are_marked_and_refused_by_the_pi_until_renewed(worl
     assert ">expires soon<" in rows[soon.identifier] and ">expired<" not in rows[soon.identifier]
     assert "badge" not in rows[fresh.identifier]
     assert (expired.last_renewed + timedelta(days=100)).strftime("%Y-%m-%d") in rows[expired.identifier]
-    assert b"No valid identifier found" in pi("access_test", secret)
+    assert pi("access_test", secret).startswith(b"Expired token: a site administrator must renew")
     assert b"<authorized>true</authorized>" in pi("access_test", soon_secret)
     services.renew_api_credential(world["site_admin"], expired)
     assert b"<authorized>true</authorized>" in pi("access_test", secret)
@@ -518,3 +523,14 @@ def test_the_site_page_query_count_does_not_grow_with_credentials(world):
     page = client.get(site.get_absolute_url()).content.decode()
     assert page.count(">expired<") == 16
     assert count_queries(client, site.get_absolute_url()) == few
+
+
+def test_a_token_stored_with_the_old_unkeyed_digest_still_works_and_is_upgraded(world):
+    """Credentials issued before the keyed digest (plain SHA-256) keep working; the first use stores the
+    keyed form, so the unkeyed digest is gone from the database."""
+    credential, secret = api_credential(world["site"], kind=Kind.TOKEN)
+    APICredential.objects.filter(pk=credential.pk).update(token_hash=hashlib.sha256(secret.encode()).hexdigest())
+    assert b"<authorized>true</authorized>" in pi("access_test", secret)
+    keyed = hmac.new(settings.SECRET_KEY.encode(), secret.encode(), "sha256").hexdigest()
+    assert APICredential.objects.get(pk=credential.pk).token_hash == keyed
+    assert b"<authorized>true</authorized>" in pi("access_test", secret)

@@ -1,5 +1,6 @@
 """load_demo: idempotent, realistic, with the promised users, roles, scopes and downtimes."""
 
+import base64
 import re
 from io import StringIO
 
@@ -12,7 +13,7 @@ from django.utils import timezone
 from egiportal import permissions
 from endpoints.models import Downtime, EndpointLocation, EndpointProperty, Service, ServiceGroup
 from sites.choices import Action, RoleStatus
-from sites.models import NGI, CertificationStatusLog, Project, Role, Site, SiteProperty
+from sites.models import NGI, APICredential, CertificationStatusLog, Project, Role, Site, SiteProperty
 from sites.synthetic import classify
 
 pytestmark = pytest.mark.django_db
@@ -59,8 +60,8 @@ def test_running_twice_changes_nothing(demo):
     assert before["ServiceGroup"] == 2
 
 
-def test_output_lists_logins_url_and_password_warning(monkeypatch):
-    monkeypatch.setenv("PORT", "8123")
+def test_output_lists_logins_url_and_password_warning(settings):
+    settings.PORTAL_URL = "http://127.0.0.1:8123"  # `PORT=8123 make demo` sets it (Makefile, settings)
     demo = load()
     assert "http://127.0.0.1:8123/" in demo
     for username in ("admin", "siteadmin", "ngimanager", "projectstaff", "user"):
@@ -148,16 +149,47 @@ def test_demo_pages_and_login(demo, client):
     assert client.get(reverse("sites:site_edit", args=[site.pk])).status_code == 200
 
 
-def test_printed_api_token_reads_private_methods_and_is_replaced_on_reload(client):
-    """The token load_demo prints works against the private PI; a reload revokes the previous one."""
+def test_printed_api_token_reads_rest_and_the_private_pi_and_stays_the_same_on_reload(client):
+    """The token load_demo prints reads /api/v1/sites/ (REST) and get_site on the private PI, in every
+    form the README names; a reload prints (and keeps) the same token."""
     first = re.search(r"Bearer (egip_\S+)\"", load()).group(1)
-    second = re.search(r"Bearer (egip_\S+)\"", load()).group(1)
+    out = load()
+    token = re.search(r"Bearer (egip_\S+)\"", out).group(1)
+    assert token == first and f"Authorization: Token {token}" in out
+    basic = "Basic " + base64.b64encode(f"argo:{token}".encode()).decode()
+    for header in (f"Bearer {token}", f"Token {token}", basic):
+        reply = client.get("/api/v1/sites/", headers={"Authorization": header})
+        assert reply.status_code == 200, (header, reply.content[:300])
+        assert "SURF-CLOUD" in {site["name"] for site in reply.json()["results"]}
+        reply = client.get("/gocdbpi/private/?method=get_site&sitename=SURF-CLOUD", headers={"Authorization": header})
+        body = b"".join(reply.streaming_content).decode()
+        assert '<SITE ID="' in body and "<SHORT_NAME>SURF-CLOUD</SHORT_NAME>" in body
+        assert "<CONTACT_EMAIL>" in body  # personal data: the private interface answered
+    # Read-only: the REST API says so rather than blaming Check-in.
+    refused = client.post(
+        "/api/v1/sites/", {}, content_type="application/json", headers={"Authorization": f"Token {token}"}
+    )
+    assert refused.status_code == 403 and refused.json()["detail"].startswith("Read-only token")
+
+
+def test_an_older_random_demo_token_is_replaced_by_the_stable_one(client):
+    load()
+    site, owner = Site.objects.get(short_name="SURF-CLOUD"), get_user_model().objects.get(username="siteadmin")
+    APICredential.objects.filter(site=site, kind=APICredential.Kind.TOKEN).delete()
+    old = APICredential(site=site, user=owner, kind=APICredential.Kind.TOKEN)
+    old_secret = old.issue_token()
+    old.save()
+    token = re.search(r"Bearer (egip_\S+)\"", load()).group(1)
+    assert APICredential.objects.filter(site=site, kind=APICredential.Kind.TOKEN).count() == 1
     url = "/gocdbpi/private/?method=get_site&sitename=SURF-CLOUD"
-    reply = client.get(url, headers={"Authorization": f"Bearer {second}"})
-    body = b"".join(reply.streaming_content).decode()
-    assert '<SITE ID="' in body and "<SHORT_NAME>SURF-CLOUD</SHORT_NAME>" in body
-    refused = client.get(url, headers={"Authorization": f"Bearer {first}"})
-    assert refused.content.decode().startswith("No valid identifier found")
+    assert client.get(url, headers={"Authorization": f"Bearer {old_secret}"}).content == b"Unknown or revoked token."
+    assert client.get(url, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+def test_demo_links_follow_the_portal_url(settings):
+    settings.PORTAL_URL = "http://127.0.0.1:18091"
+    out = load()
+    assert "http://127.0.0.1:18091/gocdbpi/private/?method=get_site" in out and ":8000" not in out
 
 
 def test_every_pi_method_answers_on_the_demo_data(client):

@@ -315,12 +315,17 @@ def test_credential_use_is_recorded(client, world):
     assert credential.last_used > datetime.now(UTC) - timedelta(minutes=1)
 
 
-def test_unknown_or_expired_token_is_no_identifier(client, world, settings):
-    assert call(client, "get_site", {"Authorization": "Bearer egip_not-a-token"}).decode() == NO_IDENTIFIER
+def test_unknown_or_expired_token_is_refused_saying_why(client, world, settings):
+    def refusal(headers):
+        response = client.get(URL, {"method": "get_site"}, headers=headers)
+        assert response.status_code == 401 and response["WWW-Authenticate"].startswith("Bearer")
+        return response.content.decode()
+
+    assert refusal({"Authorization": "Bearer egip_not-a-token"}) == "Unknown or revoked token."
     credential, secret = api_credential(world.site, kind=APICredential.Kind.TOKEN)
     credential.last_renewed = datetime.now(UTC) - timedelta(days=settings.API_CREDENTIAL_MAX_AGE_DAYS + 1)
     credential.save()
-    assert call(client, "get_site", {"Authorization": f"Bearer {secret}"}).decode() == NO_IDENTIFIER
+    assert refusal({"Authorization": f"Bearer {secret}"}).startswith("Expired token")
     # Some clients always send a placeholder Basic header: it is neither a credential nor refused.
     assert call(client, "get_site_list", {"Authorization": "Basic dXNlcjpwYXNz"}).startswith(b"<?xml")
 

@@ -5,7 +5,9 @@ changes nothing but the downtimes' times, which move with the clock so that "pas
 "future" stay true. Demo passwords are set only when a user is first created.
 """
 
-import os
+import base64
+import hashlib
+import hmac
 from datetime import timedelta
 
 from django.conf import settings
@@ -419,12 +421,19 @@ class DemoLoader:
                 )  # fmt: skip
 
     def load_api_token(self):
-        """A fresh read-only portal token of SURF-CLOUD owned by siteadmin, to try the private PI methods."""
+        """The read-only portal token of SURF-CLOUD owned by siteadmin, to try the APIs with.
+
+        The secret is derived from SECRET_KEY, so re-running load_demo prints the same token (and
+        renews it); another demo token of siteadmin on the site (e.g. from an older load_demo) goes."""
         owner = get_user_model().objects.get(username="siteadmin")
         site = self.sites["SURF-CLOUD"]
-        APICredential.objects.filter(site=site, user=owner, kind=APICredential.Kind.TOKEN).delete()
-        credential = APICredential(site=site, user=owner, kind=APICredential.Kind.TOKEN)
-        secret = credential.issue_token()
+        secret = demo_token()
+        credential = APICredential.find_secret(secret)
+        if credential is None or credential.site_id != site.pk:
+            APICredential.objects.filter(site=site, user=owner, kind=APICredential.Kind.TOKEN).delete()
+            credential = APICredential(site=site, user=owner, kind=APICredential.Kind.TOKEN)
+            credential.issue_token(secret)
+        credential.user, credential.allow_write, credential.last_renewed = owner, False, timezone.now()
         credential.save()
         Identity.objects.get_or_create(
             realm=Identity.Realm.X509, value="/DC=org/DC=example/CN=Sam Siteadmin", defaults={"user": owner}
@@ -445,6 +454,12 @@ class DemoLoader:
         return label
 
 
+def demo_token():
+    """The demo's portal token: the same for every run against the same SECRET_KEY."""
+    raw = hmac.new(settings.SECRET_KEY.encode(), b"load_demo: portal token of SURF-CLOUD", hashlib.sha256).digest()
+    return APICredential.TOKEN_PREFIX + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
 class Command(BaseCommand):
     help = "Load (or refresh) the demo federation and the demo logins. Safe to run more than once."
 
@@ -453,7 +468,7 @@ class Command(BaseCommand):
             loader = DemoLoader()
             logins = loader.load()
             token = loader.load_api_token()
-        url = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}/"
+        url = f"{settings.PORTAL_URL}/"
         self.stdout.write(
             f"Demo federation ready: {Project.objects.count()} projects, {NGI.objects.count()} NGIs, "
             f"{Site.objects.count()} sites, {Service.objects.count()} services, "
@@ -463,8 +478,11 @@ class Command(BaseCommand):
         for username, description in logins:
             self.stdout.write(f"  {username:<13} {description}")
         self.stdout.write(
-            f"\nGOCDB-compatible API: {url}gocdbpi/ ; private methods with this demo token of SURF-CLOUD:\n"
-            f'  curl -H "Authorization: Bearer {token}" "{url}gocdbpi/private/?method=get_site&sitename=SURF-CLOUD"'
+            f"\nGOCDB-compatible API: {url}gocdbpi/ ; private methods with this demo token of SURF-CLOUD\n"
+            "(read-only, the same each time load_demo runs):\n"
+            f'  curl -H "Authorization: Bearer {token}" "{url}gocdbpi/private/?method=get_site&sitename=SURF-CLOUD"\n'
+            f"REST API with the same token:\n"
+            f'  curl -H "Authorization: Token {token}" "{url}api/v1/sites/"'
         )
         if oidc.enabled():
             self.stdout.write(f"\nLog in with EGI Check-in ({settings.OIDC_OP_ISSUER}) from {url}login/.")
