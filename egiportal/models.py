@@ -343,6 +343,10 @@ class APIToken(models.Model):
     last_used = models.DateTimeField(null=True, blank=True, editable=False)
     revoked = models.DateTimeField(null=True, blank=True, editable=False)
 
+    # The rows name a user's token prefixes and descriptions: portal administrators only. The token pages
+    # show no history, so the owner sees their tokens' entries nowhere.
+    audit_private = True
+
     objects = APITokenQuerySet.as_manager()
 
     owner_path = "user"  # private: only its owner sees it (permissions.OwnerGrants)
