@@ -8,31 +8,28 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import format_html
 
-from . import audit
-from .choices import AuditAction
 from .models import APIToken, AuditLog, Identity, User, VirtualOrganisation, VOMembership
+from .services import delete_audited, save_audited
 
 
 class AuditedAdmin(admin.ModelAdmin):
-    """A ModelAdmin that records creations, edits and deletions in the audit log."""
-
-    def snapshot(self, obj):
-        """The audited state of `obj`; admins of models without `audit_state()` override this."""
-        return obj.audit_state()
+    """A ModelAdmin that creates, edits and deletes through the core's audited save and delete, so the
+    audit log records the model's `audit_state()` as for every other entry point."""
 
     def save_model(self, request, obj, form, change):
-        self._before = self.snapshot(type(obj).objects.get(pk=obj.pk)) if change else None
-        super().save_model(request, obj, form, change)
+        """Nothing yet: save_related saves the object with its relations in one audited save, so that
+        the state recorded after includes them (a VO's inline memberships)."""
 
     def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        obj = form.instance
-        action = AuditAction.UPDATE if change else AuditAction.CREATE
-        audit.record(request.user, action, obj, self._before, self.snapshot(obj), "Edited in the admin")
+        def related(obj):
+            form.save_m2m()
+            for formset in formsets:
+                self.save_formset(request, form, formset, change=change)
+
+        save_audited(request.user, form.instance, message="Edited in the admin", saved=related)
 
     def delete_model(self, request, obj):
-        audit.record(request.user, AuditAction.DELETE, obj, self.snapshot(obj), None, "Deleted in the admin")
-        super().delete_model(request, obj)
+        delete_audited(request.user, obj, message="Deleted in the admin")
 
     def delete_queryset(self, request, queryset):
         for obj in queryset:
@@ -51,9 +48,6 @@ class IdentityAdmin(AuditedAdmin):
     list_select_related = ("user",)
     search_fields = ("value", "user__username", "user__email")
     autocomplete_fields = ("user",)
-
-    def snapshot(self, obj):
-        return {"user": obj.user.username, "realm": obj.realm, "value": obj.value}
 
 
 @admin.register(AuditLog)
@@ -134,18 +128,6 @@ class VOMembershipForm(forms.ModelForm):
         return self._names("groups")
 
 
-def membership_state(membership):
-    """The audited state of a VO membership: names, not ids, and no e-mail."""
-    return {
-        "vo": membership.vo.name,
-        "user": membership.user.username,
-        "roles": list(membership.roles),
-        "groups": list(membership.groups),
-        "manager": membership.manager,
-        "source": membership.source,
-    }
-
-
 class LocalMembershipInline(admin.TabularInline):
     """The VO's local memberships, which administrators edit. Check-in rows can be thousands and are
     rewritten at every login, so they are left to the VO membership list (linked from the VO page)."""
@@ -168,18 +150,6 @@ class VirtualOrganisationAdmin(AuditedAdmin):
     search_fields = ("name",)
     readonly_fields = ("all_memberships",)
     inlines = [LocalMembershipInline]
-
-    def snapshot(self, obj):
-        # Managers are public (the VO page names them) and members are counted there, so inline changes
-        # show in the log without naming members.
-        managers = obj.memberships.filter(manager=True).values_list("user__username", flat=True)
-        local = obj.memberships.filter(source=VOMembership.Source.LOCAL).count()
-        return {
-            "name": obj.name,
-            "description": obj.description,
-            "managers": sorted(set(managers)),
-            "local_memberships": local,
-        }
 
     @admin.display(description="All memberships")
     def all_memberships(self, obj):
@@ -209,6 +179,3 @@ class VOMembershipAdmin(AuditedAdmin):
         if obj is not None and obj.source == VOMembership.Source.CHECKIN:
             return False
         return super().has_change_permission(request, obj)
-
-    def snapshot(self, obj):
-        return membership_state(obj)

@@ -58,6 +58,9 @@ class PropertiesForm(ActorForm):
 
     def save_with(self, actor):
         services.set_properties(
-            actor, self.instance, self.cleaned_data["properties"], overwrite=not self.cleaned_data["no_overwrite"]
+            actor,
+            self.instance,
+            self.cleaned_data["properties"],
+            existing=services.KEEP_EXISTING if self.cleaned_data["no_overwrite"] else services.UPDATE_EXISTING,
         )
         return self.instance

@@ -61,9 +61,8 @@ class Identity(models.Model):
         return f"{self.realm}: {self.value}"
 
     def audit_state(self):
-        """Nothing: a user's own link or unlink is recorded by its realm, in the message (the admin
-        site records more, see IdentityAdmin)."""
-        return None
+        """Whose identity, of which realm, and its value (the entries are for portal administrators only)."""
+        return {"user": self.user.username, "realm": self.realm, "value": self.value}
 
     @classmethod
     def realm_for(cls, credential_kind):
@@ -148,6 +147,17 @@ class VirtualOrganisation(models.Model):
         """The managers' names."""
         return [str(user) for user in self.manager_users]
 
+    def audit_state(self):
+        """Managers are public (the VO page names them) and members are counted there, so changes to the
+        local memberships show in the log without naming members."""
+        managers = self.memberships.filter(manager=True).values_list("user__username", flat=True)
+        return {
+            "name": self.name,
+            "description": self.description,
+            "managers": sorted(set(managers)),
+            "local_memberships": self.memberships.filter(source=VOMembership.Source.LOCAL).count(),
+        }
+
 
 class VOMembership(models.Model):
     """A user's membership of a VO, with the roles held on it (specs/oidc.md A3).
@@ -176,6 +186,17 @@ class VOMembership(models.Model):
 
     def __str__(self):
         return f"{self.user} in {self.vo}"
+
+    def audit_state(self):
+        """Names, not ids, and no e-mail."""
+        return {
+            "vo": self.vo.name,
+            "user": self.user.username,
+            "roles": list(self.roles),
+            "groups": list(self.groups),
+            "manager": self.manager,
+            "source": self.source,
+        }
 
 
 def related_count(queryset, field):
@@ -312,6 +333,10 @@ class APIToken(SecretToken, models.Model):
     created = models.DateTimeField(auto_now_add=True)
     last_used = models.DateTimeField(null=True, blank=True, editable=False)
     revoked = models.DateTimeField(null=True, blank=True, editable=False)
+
+    # The rows name a user's token prefixes and descriptions: portal administrators only. The token pages
+    # show no history, so the owner sees their tokens' entries nowhere.
+    audit_private = True
 
     objects = APITokenQuerySet.as_manager()
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from . import audit, permissions, validators
 from .choices import AuditAction
-from .errors import NotFound
+from .errors import Conflict, Invalid, NotFound
 from .models import APIToken, Identity, User
 
 
@@ -78,38 +78,73 @@ def check_scopes(actor, obj, scopes, parent=None, parent_label=""):
         raise ValidationError({"scopes": f"Reserved scope(s) {refused} are not assigned to the parent {parent_label}."})
 
 
+# What set_properties does with a key the parent already has: change its value, keep the stored one
+# (the browser's "do not overwrite"), or refuse the whole call with a Conflict (the APIs' "add").
+UPDATE_EXISTING, KEEP_EXISTING, REFUSE_EXISTING = "update", "keep", "refuse"
+
+
+def property_error(message, code, key, position=None, **params):
+    """One refused pair or key: `code` says which rule, `params` carry the key and its position in the
+    call's pairs so that each entry point can word and place its own reply. `message` is a template
+    (%(key)s etc.): the user's key is never part of it, so a `%` in a key cannot break the formatting."""
+    return ValidationError(message, code=code, params={"key": key, "position": position, **params})
+
+
 @transaction.atomic
-def set_properties(actor, parent, pairs, overwrite=True):
+def set_properties(actor, parent, pairs, existing=UPDATE_EXISTING):
     """Add or update properties of `parent` from (key, value) pairs, all or nothing (§9).
 
-    With `overwrite=False` existing keys keep their value. At most MAX_PROPERTIES_PER_ENTITY keys.
+    Refusals, with every refused pair in the error (code, key and position in `pairs` in its params):
+    Invalid for a key or value that breaks the field rules, a key given twice, or more than
+    MAX_PROPERTIES_PER_ENTITY keys in all; Conflict (only with `existing=REFUSE_EXISTING`) for a key the
+    parent already has. Invalid input is reported before conflicts with stored data.
     """
     permissions.require(actor, permissions.EDIT, parent, f"You may not edit the properties of {parent}.")
     model = parent.properties.model
-    existing = {p.key: p for p in parent.properties.all()}
+    stored = {p.key: p for p in parent.properties.all()}
     before = parent.snapshot()
-    seen, errors, changed = set(), [], []
-    for key, value in pairs:
-        prop = existing.get(key.strip()) or model(parent=parent)
-        if prop.pk and not overwrite:
-            continue
-        prop.key, prop.value = key.strip(), value.strip()  # §9: trimmed before validation and storage
+    seen, errors, conflicts, changed = set(), [], [], []
+    for position, (key, value) in enumerate(pairs):
+        name = key.strip()  # §9: trimmed before validation and storage
+        prop = stored.get(name) or model(parent=parent)
+        prop.key, prop.value = name, value.strip()
         try:
             prop.full_clean(exclude=["parent"], validate_unique=False)
         except ValidationError as exc:
-            errors.extend(f"{key[:60]!r}: {m}" for msgs in exc.message_dict.values() for m in msgs)
+            quoted = repr(key[:60])
+            errors.extend(
+                property_error("%(quoted)s: " + m.replace("%", "%%"), "invalid", name, position, quoted=quoted)
+                for msgs in exc.message_dict.values()
+                for m in msgs
+            )
             continue
-        if prop.key in seen:
-            errors.append(f"{prop.key!r}: the key is given twice.")
-        seen.add(prop.key)
-        changed.append(prop)
-    total = len(set(existing) | seen)
-    if total > settings.MAX_PROPERTIES_PER_ENTITY:
+        if name in seen:
+            errors.append(
+                property_error("%(quoted)s: the key is given twice.", "repeated", name, position, quoted=repr(name))
+            )
+            continue
+        seen.add(name)
+        if prop.pk and existing == REFUSE_EXISTING:
+            conflicts.append(
+                property_error(
+                    "Property %(key)s of %(parent)s already exists.", "exists", name, position, parent=str(parent)
+                )
+            )
+        elif not (prop.pk and existing == KEEP_EXISTING):
+            changed.append(prop)
+    limit = settings.MAX_PROPERTIES_PER_ENTITY
+    if len(set(stored) | seen) > limit:
         errors.append(
-            f"Property(s) could not be added due to the property limit of {settings.MAX_PROPERTIES_PER_ENTITY}."
+            ValidationError(
+                "Property(s) could not be added due to the property limit of %(limit)s.",
+                code="limit",
+                params={"limit": limit},
+            )
         )
     if errors:
-        raise ValidationError(errors)
+        raise Invalid(errors)
+    if conflicts:
+        raise Conflict(conflicts)
     # One INSERT for the new keys and one UPDATE for the changed ones, whatever their number.
     updated = [prop for prop in changed if prop.pk is not None]
     for prop in updated:
@@ -122,10 +157,30 @@ def set_properties(actor, parent, pairs, overwrite=True):
 
 
 @transaction.atomic
-def delete_properties(actor, parent, keys):
+def delete_properties(actor, parent, keys=None):
+    """Delete properties of `parent`, all or nothing: every key of `keys` (None: all of them), or, when
+    `keys` maps keys to values, those whose stored value is the one given (None: whatever it is).
+
+    Refusals name every refused key (code, key and position in their params): NotFound for a key the
+    parent does not have, else Conflict for a stored value other than the one given.
+    """
     permissions.require(actor, permissions.EDIT, parent, f"You may not edit the properties of {parent}.")
+    stored = {p.key: p.value for p in parent.properties.select_for_update()}
+    expected = dict(keys) if isinstance(keys, dict) else dict.fromkeys(stored if keys is None else keys)
+    missing, mismatched = [], []
+    for position, (key, value) in enumerate(expected.items()):
+        if key not in stored:
+            message = "A property with key %(key)s could not be found for %(parent)s."
+            missing.append(property_error(message, "missing", key, position, parent=str(parent)))
+        elif value is not None and stored[key] != value:
+            message = "The value provided for the property with key %(key)s does not match the existing one."
+            mismatched.append(property_error(message, "mismatch", key, position))
+    if missing:
+        raise NotFound(missing)
+    if mismatched:
+        raise Conflict(mismatched)
     before = parent.snapshot()
-    deleted, _ = parent.properties.filter(key__in=list(keys)).delete()
+    deleted, _ = parent.properties.filter(key__in=list(expected)).delete()
     if deleted:
         audit.record(actor, AuditAction.UPDATE, parent, before, parent.snapshot(), "Properties deleted")
     return deleted

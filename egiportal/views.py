@@ -13,6 +13,7 @@ from django.views import View
 from django_tables2 import RequestConfig
 
 from . import permissions, portal_apps, services
+from .errors import NotFound
 from .filtersets import AuditLogFilterSet
 from .forms import PropertiesForm
 from .models import AuditLog
@@ -272,7 +273,10 @@ class PropertyDeleteView(LoginRequiredMixin, View):
 
     def post(self, request, pk):
         obj = get_object_or_404(self.queryset.visible_to(request.user), pk=pk)
-        services.delete_properties(request.user, obj, request.POST.getlist("key"))
+        try:
+            services.delete_properties(request.user, obj, request.POST.getlist("key"))
+        except NotFound:
+            pass  # already gone (e.g. a second click): the page shows the parent without it
         return redirect(obj.get_absolute_url())
 
 

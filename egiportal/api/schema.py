@@ -78,6 +78,11 @@ ERRORS = {
     "412": ("Error", "`If-Match` does not match the object's current ETag."),
     "429": ("Error", "Too many requests: see Retry-After."),
 }
+# The 409 of a create or update (a delete's is ERRORS' Conflict, naming the dependents).
+WRITE_CONFLICT = (
+    "ValidationError",
+    "The input clashes with stored data (a name that is taken, a key that exists): messages as for 400.",
+)
 
 
 class TokenScheme(OpenApiAuthenticationExtension):
@@ -311,7 +316,7 @@ class AutoSchema(SpectacularAutoSchema):
                     if content["schema"].get("$ref"):
                         content["schema"] = {"oneOf": [content["schema"], build_array_type(content["schema"])]}
         for code in self.error_codes():
-            name, description = ERRORS[code]
+            name, description = WRITE_CONFLICT if code == "409" and self.method != "DELETE" else ERRORS[code]
             responses[code] = {"content": self.error_content(name), "description": description}
             if code == "429":
                 responses[code]["headers"] = {
@@ -329,8 +334,8 @@ class AutoSchema(SpectacularAutoSchema):
             codes.append("403")
         if write and self.read_only_model():
             codes.append("405")
-        if self.method == "DELETE":
-            codes.append("409")
+        if self.method == "DELETE" or (write and not self.read_only_model()):
+            codes.append("409")  # a delete that other rows protect; a write that clashes with stored data
         if self.method in ("PUT", "PATCH", "DELETE") and self.action != "bulk_destroy":
             codes.append("412")
         return sorted(codes)

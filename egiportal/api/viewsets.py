@@ -22,7 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from egiportal.errors import CONFLICT, FORBIDDEN, INVALID, NOT_FOUND, ServiceError, error_code
-from egiportal.services import delete_audited, delete_properties, save_audited, set_properties
+from egiportal.services import REFUSE_EXISTING, delete_audited, delete_properties, save_audited, set_properties
 
 from .serializers import RelatedField
 
@@ -42,11 +42,12 @@ class PreconditionFailed(exceptions.APIException):
     default_code = "precondition_failed"
 
 
-# The replies to the services' error codes. A clash with stored data on a field (a taken name) is a
-# 400 naming the field, like any invalid field; deletes that other rows protect are 409s (below).
+# The replies to the services' error codes (issue 10): a clash with stored data (a taken name, a key
+# that exists) is a 409 with the same body as a 400, messages by field name; deletes that other rows
+# protect are 409s naming them (below).
 SERVICE_ERRORS = {
     INVALID: exceptions.ValidationError,
-    CONFLICT: exceptions.ValidationError,
+    CONFLICT: Conflict,
     FORBIDDEN: exceptions.PermissionDenied,
     NOT_FOUND: exceptions.NotFound,
 }
@@ -56,8 +57,9 @@ def exception_handler(exc, context):
     """The services' refusals (and Django's validation errors from model rules) answered by their code,
     with their messages; deletes that other rows protect are 409s naming them."""
     if isinstance(exc, (ServiceError, DjangoValidationError)):
-        reply = SERVICE_ERRORS[error_code(exc)]
-        if reply is exceptions.ValidationError:
+        code = error_code(exc)
+        reply = SERVICE_ERRORS[code]
+        if code in (INVALID, CONFLICT):
             exc = reply(exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages})
         else:
             exc = reply(" ".join(exc.messages) if isinstance(exc, DjangoValidationError) else str(exc))
@@ -313,8 +315,9 @@ class PropertyViewSet(PortalViewSet):
     """Custom properties, written through set_properties/delete_properties on their parent, so the
     per-entity limit, the key and value rules and the audit (on the parent) hold as in the browser.
 
-    POST adds new keys only (an existing key is a 400); PUT/PATCH change a value; DELETE removes it.
-    A POSTed list is saved all or nothing, with one set_properties call per parent.
+    POST adds new keys only (a key the parent has is a 409); PUT/PATCH change a value; DELETE removes it.
+    A POSTed list is saved all or nothing, with one set_properties call per parent; the services'
+    refusals are answered at each item's position.
     """
 
     def save_object(self, actor, prop, m2m):
@@ -331,38 +334,47 @@ class PropertyViewSet(PortalViewSet):
             errors = positional(serializer.errors, len(items))
             raise exceptions.ValidationError(errors if many else errors[0])
         rows = serializer.validated_data
-        self.check_new_keys(rows, many)
-        saved = {}
+        saved, refusals = {}, []
         with transaction.atomic():
-            for parent, pairs in by_parent(rows).items():
-                for prop in self.add_properties(request.user, parent, pairs):
-                    saved[parent.pk, prop.key] = prop
+            for parent, indexed in by_parent(rows).items():
+                pairs = [(row["key"], row["value"]) for _, row in indexed]
+                try:
+                    for prop in set_properties(request.user, parent, pairs, existing=REFUSE_EXISTING):
+                        saved[parent.pk, prop.key] = prop
+                except DjangoValidationError as exc:  # each parent's call is undone; the others are tried
+                    if error_code(exc) not in (INVALID, CONFLICT):
+                        raise
+                    refusals.append((parent, [index for index, _ in indexed], exc))
+            if refusals:
+                raise property_refusal(refusals, len(rows), many)
         instances = self.reread([saved[row["parent"].pk, row["key"]] for row in rows])
         data = self.get_serializer(instances, many=True).data
         return Response(data if many else data[0], status=status.HTTP_201_CREATED)
 
-    def check_new_keys(self, rows, many):
-        """A 400 at the item's position for a key its parent already has or that the request repeats
-        (set_properties with overwrite=False would skip the first silently)."""
-        model = self.queryset.model
-        stored = set(model.objects.filter(parent__in={r["parent"].pk for r in rows}).values_list("parent_id", "key"))
-        seen, errors = set(), [{} for _ in rows]
-        for index, row in enumerate(rows):
-            pair, name = (row["parent"].pk, row["key"]), f"Property {row['key']} of {row['parent']}"
-            if pair in stored:
-                errors[index] = {"key": [f"{name} already exists."]}
-            elif pair in seen:
-                errors[index] = {"key": [f"{name} is given more than once."]}
-            seen.add(pair)
-        if any(errors):
-            raise exceptions.ValidationError(errors if many else errors[0])
 
-    def add_properties(self, actor, parent, pairs):
-        """set_properties on one parent; its errors (e.g. the property limit) name that parent."""
-        try:
-            return set_properties(actor, parent, pairs, overwrite=False)
-        except DjangoValidationError as exc:
-            raise DjangoValidationError({"detail": [f"{parent}: {message}" for message in exc.messages]}) from None
+def property_refusal(refusals, count, many):
+    """The reply to set_properties' refusals, (parent, request positions of its pairs, error) each: a 400
+    when any input is invalid (only those messages), else a 409 for the keys that exist. A refused pair
+    is answered at its item's position; the property limit in `detail`, naming the parent."""
+    invalid = [refusal for refusal in refusals if error_code(refusal[2]) == INVALID]
+    items, detail = [{} for _ in range(count)], []
+    for parent, indexes, exc in invalid or refusals:
+        for error in exc.error_list:
+            params = error.params or {}
+            if params.get("position") is None:
+                detail.append(f"{parent}: {error.messages[0]}")
+                continue
+            message = PROPERTY_MESSAGES.get(error.code, "{message}")
+            text = message.format(key=params["key"], parent=parent, message=error.messages[0])
+            items[indexes[params["position"]]].setdefault("key", []).append(text)
+    body = (items if many else items[0]) if any(items) else {"detail": detail}
+    return exceptions.ValidationError(body) if invalid else Conflict(body)
+
+
+PROPERTY_MESSAGES = {
+    "exists": "Property {key} of {parent} already exists.",
+    "repeated": "Property {key} of {parent} is given more than once.",
+}
 
 
 def positional(errors, count):
@@ -372,8 +384,8 @@ def positional(errors, count):
 
 
 def by_parent(rows):
-    """(key, value) pairs per parent, in the order the parents first appear."""
+    """(position in `rows`, row) pairs per parent, in the order the parents first appear."""
     grouped = {}
-    for row in rows:
-        grouped.setdefault(row["parent"], []).append((row["key"], row["value"]))
+    for index, row in enumerate(rows):
+        grouped.setdefault(row["parent"], []).append((index, row))
     return grouped

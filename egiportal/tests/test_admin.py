@@ -46,3 +46,40 @@ def test_admin_revokes_a_users_api_token_without_seeing_its_secret(client):
     token.refresh_from_db()
     assert token.revoked is not None and not APIToken.objects.for_secret(secret)
     assert AuditLog.objects.filter(message="API token revoked").exists()
+
+
+@pytest.mark.django_db
+def test_admin_deletes_through_delete_audited_with_the_models_state(client):
+    """One delete, bulk ones included, one audit row with the model's audit_state() as before."""
+    from egiportal.models import Identity
+
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    owner = UserFactory(username="robot-owner")
+    identity = Identity.objects.create(user=owner, realm=Identity.Realm.X509, value="/CN=robot")
+    client.post(reverse("admin:egiportal_identity_delete", args=[identity.pk]), {"post": "yes"})
+    entry = AuditLog.objects.get(content_type__model="identity", action="delete")
+    assert entry.before == {"user": "robot-owner", "realm": identity.realm, "value": "/CN=robot"}
+    assert entry.after is None and entry.message == "Deleted in the admin"
+
+    scopes = [Scope.objects.create(name=f"bulk-{i}") for i in range(3)]
+    ids = [scope.pk for scope in scopes]
+    reply = client.post(
+        reverse("admin:sites_scope_changelist"), {"action": "delete_selected", "_selected_action": ids, "post": "yes"}
+    )
+    assert reply.status_code == 302 and not Scope.objects.filter(pk__in=ids).exists()
+    rows = AuditLog.objects.filter(content_type__model="scope", action="delete").order_by("object_id")
+    assert [(row.object_id, row.before["name"]) for row in rows] == [(s.pk, s.name) for s in scopes]
+
+
+def test_the_audited_delete_is_written_once():
+    """No module but the core's services records a deletion itself: every entry point calls delete_audited."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    writers = sorted(
+        str(path.relative_to(root))
+        for path in root.glob("*/**/*.py")
+        if ".venv" not in path.parts and "tests" not in path.parts and "migrations" not in path.parts
+        if "AuditAction.DELETE" in path.read_text()
+    )
+    assert writers == ["egiportal/services.py"]

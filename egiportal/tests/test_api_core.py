@@ -18,6 +18,7 @@ from egiportal.choices import AuditAction
 from egiportal.models import APIToken, AuditLog, Identity
 from egiportal.tests.factories import UserFactory
 from sites.choices import RoleStatus, RoleType
+from sites.models import Scope
 from sites.tests.factories import SiteFactory, grant
 
 USERS = "/api/v1/users/"
@@ -345,7 +346,7 @@ def test_change_filters(client, alice):
     site = SiteFactory()
     admin = UserFactory(username="admin", is_superuser=True)
     services.set_properties(admin, site, [("tier", "1")])
-    services.create_api_token(alice, "mine")
+    services.save_audited(alice, Scope(name="alices-tag"))  # a public row (token rows are private)
     by_admin = AuditLog.objects.get(user=admin)
     by_alice = AuditLog.objects.get(user=alice)
     AuditLog.objects.filter(pk=by_admin.pk).update(time=timezone.now() - timedelta(days=10))
@@ -375,7 +376,36 @@ def test_changes_query_count_is_fixed(client):
     services.set_properties(admin, SiteFactory(), [("k", "v")])
     few, _ = list_queries(client, CHANGES)
     for _ in range(6):
-        services.set_properties(admin, SiteFactory(), [("k", "v")])
-        services.create_api_token(admin, "another")
+        site = SiteFactory()
+        services.set_properties(admin, site, [("k", "v")])
+        services.save_audited(admin, Scope(name=f"tag-{site.pk}"))
     many, data = list_queries(client, CHANGES)
     assert few == many <= MAX_LIST_QUERIES and data["count"] == 13
+
+
+def test_token_audit_entries_are_for_administrators_only(client, alice):
+    """A personal token's entries (its prefix, description, owner) are private like credentials': portal
+    administrators see them in the change list and `changes`; anyone else, the owner included, does not
+    (the token pages show no history)."""
+    token, _ = services.create_api_token(alice, "robot of alice")
+    services.revoke_api_token(alice, token)
+    private = set(AuditLog.objects.filter(content_type__model="apitoken").values_list("pk", flat=True))
+    assert len(private) == 2
+    site = SiteFactory()
+    services.set_properties(UserFactory(is_superuser=True), site, [("tier", "1")])
+    public = AuditLog.objects.get(content_type__model="site")
+
+    def seen(user):
+        if user is None:
+            client.logout()
+        else:
+            client.force_login(user)
+        listed = {r["id"] for r in api(client, "GET", CHANGES).json()["results"]}
+        page = client.get("/changes/").content.decode()
+        assert public.pk in listed and str(site) in page
+        details = {pk for pk in private if api(client, "GET", f"{CHANGES}{pk}/").status_code == 200}
+        return listed & private, details, str(token) in page
+
+    assert seen(UserFactory(is_superuser=True)) == (private, private, True)
+    for user in (alice, UserFactory(), None):
+        assert seen(user) == (set(), set(), False), user

@@ -249,6 +249,8 @@ def test_every_operation_documents_its_errors(spec):
             assert "403" in codes, (path, method)
         if method == "delete":
             assert "409" in codes, (path, method)
+        if method in ("post", "put", "patch") and "405" not in codes:  # a taken name, a key that exists
+            assert "409" in codes, (path, method)
         for code in codes & set(ERRORS):
             content = operation["responses"][code]["content"]
             assert resolve(spec, content["application/json"]["schema"]), (path, method, code)
@@ -262,6 +264,9 @@ def test_error_components(spec):
     assert [choice["type"] for choice in schemas["ValidationError"]["oneOf"]] == ["object", "array"]
     site_delete = spec["paths"]["/api/v1/sites/{id}/"]["delete"]["responses"]["409"]
     assert site_delete["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Conflict"}
+    # A write's 409 (a clash with stored data) has the messages of a 400.
+    service_create = spec["paths"]["/api/v1/services/"]["post"]["responses"]["409"]
+    assert service_create["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ValidationError"}
 
 
 @pytest.mark.django_db

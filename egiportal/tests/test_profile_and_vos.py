@@ -166,7 +166,8 @@ def test_unlink_page_confirms_then_unlinks_and_audits_for_administrators_only(cl
     assert not Identity.objects.filter(pk=identity.pk).exists()
     entry = AuditLog.objects.get(content_type__model="identity", object_id=identity.pk)
     assert entry.action == AuditAction.DELETE and entry.user == alice
-    assert entry.before is None and entry.after is None
+    assert entry.before == {"user": alice.username, "realm": identity.realm, "value": identity.value}
+    assert entry.after is None
     # The row names the DN: the change list shows it to portal administrators only.
     assert not AuditLog.objects.visible_to(alice).filter(pk=entry.pk).exists()
     assert AuditLog.objects.visible_to(UserFactory(is_superuser=True)).filter(pk=entry.pk).exists()

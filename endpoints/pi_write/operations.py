@@ -134,48 +134,49 @@ def owner_lacks_role(credential):
 # ---------------------------------------------------------------- operations: extension properties
 
 
-def set_properties(parent, actor, pairs, overwrite):
-    """GOCDB answers every failure of adding properties (a key that exists, the limit) with 409."""
+def first_key(exc):
+    """The key of the first pair or key a property service refused (its error's params name it)."""
+    return short(exc.error_list[0].params["key"])
+
+
+def set_properties(parent, actor, pairs, existing):
+    """GOCDB answers every refusal of adding properties (a key that exists, the limit) with 409."""
     try:
-        core.set_properties(actor, parent, list(pairs.items()), overwrite=overwrite)
+        core.set_properties(actor, parent, list(pairs.items()), existing=existing)
     except ValidationError as exc:
-        raise WriteError(409, " ".join(exc.messages)) from None
+        if error_code(exc) == CONFLICT:
+            message = (
+                f'A property with name "{first_key(exc)}" already exists for this object, no properties were added.'
+            )
+        else:
+            message = " ".join(exc.messages)
+        raise WriteError(409, message) from None
 
 
 def post_properties(call, parent, actor):
     """Add all, or nothing when any key already exists."""
-    existing = parent.properties.filter(key__in=list(call.pairs)).values_list("key", flat=True).first()
-    if existing is not None:
-        raise WriteError(
-            409, f'A property with name "{short(existing)}" already exists for this object, no properties were added.'
-        )
-    set_properties(parent, actor, call.pairs, overwrite=False)
+    set_properties(parent, actor, call.pairs, existing=core.REFUSE_EXISTING)
 
 
 def put_properties(call, parent, actor):
-    set_properties(parent, actor, call.pairs, overwrite=True)
+    set_properties(parent, actor, call.pairs, existing=core.UPDATE_EXISTING)
 
 
 def delete_properties(call, parent, actor):
     """Delete the listed keys (each must exist and match its value when one is given), or all of them."""
-    if call.pairs is None:
-        keys = list(parent.properties.values_list("key", flat=True))
-    else:
-        stored = dict(parent.properties.filter(key__in=list(call.pairs)).values_list("key", "value"))
-        for key, value in call.pairs.items():
-            if key not in stored:
-                raise WriteError(
-                    404,
-                    f'A property with key "{short(key)}" could not be found for {parent}. No properties have been deleted.',
-                )
-            if value is not None and stored[key] != value:
-                raise WriteError(
-                    409,
-                    f'The value provided for the property with key "{short(key)}" does not match the existing one. '
-                    "No properties have been deleted.",
-                )
-        keys = list(call.pairs)
-    core.delete_properties(actor, parent, keys)
+    try:
+        core.delete_properties(actor, parent, call.pairs)
+    except ValidationError as exc:
+        code = error_code(exc)
+        if code == NOT_FOUND:
+            message = f'A property with key "{first_key(exc)}" could not be found for {parent}.'
+        elif code == CONFLICT:
+            message = (
+                f'The value provided for the property with key "{first_key(exc)}" does not match the existing one.'
+            )
+        else:
+            raise
+        raise WriteError(404 if code == NOT_FOUND else 409, message + " No properties have been deleted.") from None
 
 
 PROPERTY_OPERATIONS = {"POST": post_properties, "PUT": put_properties, "DELETE": delete_properties}

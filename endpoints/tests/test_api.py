@@ -304,6 +304,8 @@ def test_bulk_property_create_is_all_or_nothing(client):
 
 @pytest.mark.django_db
 def test_bulk_property_create_refuses_existing_and_repeated_keys(client):
+    """A key given twice is invalid input (400); a key the parent has clashes with stored data (409).
+    Invalid input is answered first; each refusal at its item's position, and nothing is written."""
     service = ServiceFactory()
     service.properties.create(key="taken", value="old")
     client.force_login(site_admin(service.site))
@@ -314,13 +316,45 @@ def test_bulk_property_create_refuses_existing_and_repeated_keys(client):
     ]
     reply = api(client, "POST", PROPS, body)
     assert reply.status_code == 400
-    errors = reply.json()
-    assert errors[0] == {}
-    assert errors[1]["key"] == [f"Property taken of {service} already exists."]
-    assert errors[2]["key"] == [f"Property fresh of {service} is given more than once."]
+    assert reply.json() == [{}, {}, {"key": [f"Property fresh of {service} is given more than once."]}]
+    assert dict(service.properties.values_list("key", "value")) == {"taken": "old"}
+    reply = api(client, "POST", PROPS, body[:2])
+    assert reply.status_code == 409
+    assert reply.json() == [{}, {"key": [f"Property taken of {service} already exists."]}]
     assert dict(service.properties.values_list("key", "value")) == {"taken": "old"}
     single = api(client, "POST", PROPS, {"parent": service.pk, "key": "taken", "value": "x"})
-    assert single.status_code == 400 and single.json() == {"key": [f"Property taken of {service} already exists."]}
+    assert single.status_code == 409 and single.json() == {"key": [f"Property taken of {service} already exists."]}
+    assert not AuditLog.objects.exists()
+
+
+@pytest.mark.django_db
+def test_bulk_property_refusals_over_several_parents_write_nothing(client):
+    """Each parent's refusal is answered at its items' positions; the parents that passed are undone."""
+    first = ServiceFactory()
+    site = first.site
+    second, third = ServiceFactory(site=site), ServiceFactory(site=site)
+    second.properties.create(key="a", value="old")
+    third.properties.create(key="b", value="old")
+    client.force_login(site_admin(site))
+    body = [
+        {"parent": first.pk, "key": "a", "value": "1"},
+        {"parent": second.pk, "key": "a", "value": "2"},
+        {"parent": third.pk, "key": "b", "value": "3"},
+        {"parent": first.pk, "key": "c", "value": "4"},
+    ]
+    reply = api(client, "POST", PROPS, body)
+    assert reply.status_code == 409
+    assert reply.json() == [
+        {},
+        {"key": [f"Property a of {second} already exists."]},
+        {"key": [f"Property b of {third} already exists."]},
+        {},
+    ]
+    assert not first.properties.exists() and not AuditLog.objects.exists()
+    body += [{"parent": third.pk, "key": "x" * 300, "value": "v"}]
+    oversized = api(client, "POST", PROPS, body)
+    assert oversized.status_code == 400 and "key" in oversized.json()[4]
+    assert not first.properties.exists()
 
 
 @pytest.mark.django_db
@@ -572,7 +606,7 @@ def test_hostname_and_type_are_unique_across_sites(client):
     other_site = SiteFactory()
     client.force_login(site_admin(other_site))
     clash = api(client, "POST", SERVICES, service_body(other_site, hostname="SHARED.example.org"))
-    assert clash.status_code == 400
+    assert clash.status_code == 409  # a clash with stored data (issue 10): 409, messages as for a 400
     assert clash.json() == {"hostname": ["A org.openstack.nova service named SHARED.example.org already exists."]}
     assert not Service.objects.filter(site=other_site).exists()
     # Another type on the same host is another service; the same type twice inside one site is allowed (§2.5).
@@ -693,7 +727,7 @@ def test_endpoint_defaults_and_rules(client):
     assert (data["name"], data["interface_name"], data["monitored"]) == ("second", "org.openstack.nova", True)
     assert data["service"]["display"] == str(service)
     clash = api(client, "POST", ENDPOINTS, {"service": service.pk, "name": "main"})
-    assert clash.status_code == 400
+    assert clash.status_code == 409
     assert clash.json() == {"name": [f"Service {service} already has an endpoint named main."]}
     move = api(client, "PATCH", f"{ENDPOINTS}{taken.pk}/", {"service": ServiceFactory(site=service.site).pk})
     assert move.status_code == 400 and move.json() == {"service": ["An endpoint cannot be moved to another service."]}
@@ -750,13 +784,13 @@ def test_service_group_members_change_through_the_services(client):
 
 
 @pytest.mark.django_db
-def test_service_group_rules_are_400_with_reasons(client):
+def test_service_group_rules_are_400_or_409_with_reasons(client):
     existing = group_with_scopes(name="taken_name")
     Scope.objects.create(name="reserved-scope", reserved=True)
     client.force_login(UserFactory())
     body = {"name": "taken_name", "description": "x", "scopes": ["EGI"]}
     clash = api(client, "POST", GROUPS, body)
-    assert clash.status_code == 400 and clash.json() == {"name": ["A service group named taken_name already exists."]}
+    assert clash.status_code == 409 and clash.json() == {"name": ["A service group named taken_name already exists."]}
     reserved = api(client, "POST", GROUPS, {**body, "name": "fresh", "scopes": ["EGI", "reserved-scope"]})
     assert reserved.status_code == 400
     assert reserved.json()["scopes"] == [

@@ -592,6 +592,21 @@ def test_delete_with_an_unknown_key_deletes_nothing(api, parent):
     assert not AuditLog.objects.exists()
 
 
+def test_delete_reports_an_unknown_key_before_a_value_mismatch(api, parent):
+    prefix, obj = parent
+    obj.properties.create(key="b", value="2")
+    response = api("DELETE", f"{prefix}/extensionproperties", {"b": "other", "missing": ""})
+    assert_error(response, 404, 'A property with key "missing" could not be found for')
+    assert props(obj) == {"b": "2"} and not AuditLog.objects.exists()
+
+
+def test_post_with_an_oversized_or_repeated_key_adds_nothing(api, parent):
+    prefix, obj = parent
+    assert api("POST", f"{prefix}/extensionproperties", {"a": "1", "k" * 300: "v"}).status_code == 400
+    assert api("POST", f"{prefix}/extensionproperties", {"a": "1", " a": "2"}).status_code == 400
+    assert props(obj) == {} and not AuditLog.objects.exists()
+
+
 def test_delete_with_a_value_mismatch_deletes_nothing(api, parent):
     prefix, obj = parent
     obj.properties.create(key="a", value="1")

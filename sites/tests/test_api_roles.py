@@ -104,7 +104,7 @@ def test_property_create_refuses_an_existing_key_and_other_sites(client):
     site.properties.create(key="tier", value="1")
     admin = user_with(RoleType.SITE_ADMIN, site)
     again = api(client, "POST", PROPS, {"parent": site.pk, "key": "tier", "value": "2"}, user=admin)
-    assert again.status_code == 400 and "already exists" in str(again.json()["key"])
+    assert again.status_code == 409 and "already exists" in str(again.json()["key"])
     other = SiteFactory()
     refused = api(client, "POST", PROPS, {"parent": other.pk, "key": "tier", "value": "2"})
     assert refused.status_code == 403

@@ -3,6 +3,8 @@
 import pytest
 from django.urls import reverse
 
+from egiportal import services
+from egiportal.errors import CONFLICT, INVALID, NOT_FOUND, error_code
 from egiportal.models import AuditLog
 from egiportal.tests.factories import UserFactory
 from sites.tests.factories import SiteFactory, grant
@@ -172,3 +174,64 @@ def test_values_render_escaped_with_delete_buttons_for_editors(admin_client, cli
     assert 'aria-label="Delete property html"' in body
     client.logout()
     assert 'aria-label="Delete property html"' not in client.get(site.get_absolute_url()).content.decode()
+
+
+# ---------------------------------------------------------------- the services' coded refusals
+
+
+def refusal(call):
+    """The error a property service raises: its code and (code, key, position) of each refused item."""
+    with pytest.raises(Exception) as caught:
+        call()
+    exc = caught.value
+    return error_code(exc), [
+        (e.code, (e.params or {}).get("key"), (e.params or {}).get("position")) for e in exc.error_list
+    ]
+
+
+def test_set_properties_refuses_with_codes_and_writes_nothing(site):
+    actor = UserFactory(is_superuser=True)
+    site.properties.create(key="taken", value="old")
+
+    def add(pairs, existing=services.REFUSE_EXISTING):
+        return lambda: services.set_properties(actor, site, pairs, existing=existing)
+
+    assert refusal(add([("new", "1"), ("taken", "2")])) == (CONFLICT, [("exists", "taken", 1)])
+    assert refusal(add([("a", "1"), (" a ", "2")])) == (INVALID, [("repeated", "a", 1)])
+    code, items = refusal(add([("k" * 256, "v"), ("taken", "x")]))
+    assert code == INVALID and [item[0] for item in items] == ["invalid"]  # invalid input before conflicts
+    code, items = refusal(add([(f"k{i}", "v") for i in range(20)]))
+    assert code == INVALID and items == [("limit", None, None)]
+    assert props(site) == {"taken": "old"} and not AuditLog.objects.exists()
+    # Keeping and updating existing keys are not refusals.
+    services.set_properties(actor, site, [("taken", "new"), ("b", "2")], existing=services.KEEP_EXISTING)
+    assert props(site) == {"taken": "old", "b": "2"}
+    services.set_properties(actor, site, [("taken", "new")])
+    assert props(site)["taken"] == "new"
+
+
+def test_a_percent_sign_in_a_key_is_quoted_verbatim(site):
+    """The user's key is a parameter of the message, never part of its format string."""
+    actor = UserFactory(is_superuser=True)
+    with pytest.raises(Exception) as caught:
+        services.set_properties(actor, site, [("100%(x)s %d", "v")])
+    assert any("'100%(x)s %d'" in message for message in caught.value.messages)
+
+
+def test_delete_properties_refuses_unknown_keys_and_other_values(site):
+    actor = UserFactory(is_superuser=True)
+    site.properties.create(key="a", value="1")
+    site.properties.create(key="b", value="2")
+
+    def delete(keys):
+        return lambda: services.delete_properties(actor, site, keys)
+
+    assert refusal(delete(["a", "missing", "gone"])) == (
+        NOT_FOUND,
+        [("missing", "missing", 1), ("missing", "gone", 2)],
+    )
+    assert refusal(delete({"a": "1", "b": "other"})) == (CONFLICT, [("mismatch", "b", 1)])
+    assert refusal(delete({"b": "other", "nope": None}))[0] == NOT_FOUND  # not found before mismatches
+    assert props(site) == {"a": "1", "b": "2"} and not AuditLog.objects.exists()
+    assert services.delete_properties(actor, site, {"a": "1", "b": None}) == 2
+    assert services.delete_properties(actor, site) == 0  # all of none
