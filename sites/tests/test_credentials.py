@@ -2,6 +2,7 @@
 pages, who may use them, the portal token shown once, the PI accepting usable credentials only, the audit
 log, hostile input, deletion of sites and owners, the admin, and a fixed page query count."""
 
+import base64
 import hashlib
 import hmac
 import time
@@ -244,6 +245,19 @@ def test_a_new_token_works_against_the_pi_and_its_use_is_recorded(world):
     for bad in (secret + "x", secret[:-1], "egip_" + "A" * 500):
         assert b"Unknown or revoked token." in pi("access_test", bad)
     assert b"No valid identifier found" in pi("access_test", "'; DROP TABLE x; --")
+
+
+def test_the_issued_page_shows_a_basic_example_that_works(world):
+    """The page after issuing shows how to send the token as HTTP Basic (ARGO's plain HTTP auth), and the
+    example URL answers with it: any user name, the token as the password."""
+    site = world["site"]
+    page = as_user(world["site_admin"]).post(add_url(site), {"kind": Kind.TOKEN})
+    secret = issued_secret(page)
+    assert "curl -u 'any:&lt;token&gt;'" in page.content.decode()
+    basic = base64.b64encode(f"argo:{secret}".encode()).decode()
+    reply = Client().get(page.context["example_url"], HTTP_AUTHORIZATION=f"Basic {basic}")
+    body = b"".join(reply.streaming_content) if reply.streaming else reply.content
+    assert reply.status_code == 200 and b"<SITE " in body and b"<error>" not in body
 
 
 def test_a_dn_added_in_the_browser_is_accepted_from_the_front_proxy(world, settings):
