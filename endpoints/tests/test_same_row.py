@@ -2,15 +2,20 @@
 form, the REST API and (where it writes that model) the GOCDB write API."""
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from egiportal.api.testcases import api
+from egiportal.models import AuditLog
+from egiportal.testcases import form_data
+from endpoints import services
 from endpoints.models import Downtime, EndpointLocation, Service
-from endpoints.tests.factories import EndpointFactory, ServiceFactory, service_type
+from endpoints.tests.factories import EndpointFactory, ServiceFactory, ServiceGroupFactory, service_type
 from sites.models import APICredential, Scope
-from sites.tests.factories import SiteFactory, api_credential, user_with
+from sites.tests.factories import SiteFactory, api_credential, egi_scope, user_with
 
 pytestmark = pytest.mark.django_db
 
@@ -72,12 +77,6 @@ def test_a_new_service_takes_its_sites_scopes_in_the_browser_and_the_api(client)
 
 
 def test_an_edited_downtime_drops_the_endpoints_of_services_that_leave_it(client):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from endpoints import services
-
     site = SiteFactory()
     admin = user_with("SITE_ADMIN", site)
     kept, dropped = ServiceFactory(site=site), ServiceFactory(site=site)
@@ -88,13 +87,37 @@ def test_an_edited_downtime_drops_the_endpoints_of_services_that_leave_it(client
         downtime = Downtime(severity="OUTAGE", description="Upgrade", start=start, end=start + timedelta(hours=2))
         return services.save_downtime(admin, downtime, services=[kept, dropped], endpoints=[kept_end, dropped_end])
 
-    through_service, through_api = declared(), declared()
-    # The service itself, as the browser's form calls it with the remaining choices...
-    services.save_downtime(admin, through_service, services=[kept])
-    # ...and REST, which names only the services.
+    in_browser, through_api = declared(), declared()
     client.force_login(admin)
+    # The browser: the form as shown, with the service unticked (the tree unticks its endpoints with it; a
+    # ticked endpoint would bring its service back).
+    edit = reverse("endpoints:downtime_edit", args=[in_browser.pk])
+    body = {**form_data(client.get(edit).context["form"]), "services": [kept.pk], "endpoints": [kept_end.pk]}
+    assert client.post(edit, body).status_code == 302
+    # REST names only the services: the service prunes the endpoints of those that left.
     reply = api(client, "PATCH", f"/api/v1/downtimes/{through_api.pk}/", {"services": [kept.pk]})
     assert reply.status_code == 200, reply.content
 
-    for downtime in (through_service, through_api):
+    for downtime in (in_browser, through_api):
         assert list(downtime.services.all()) == [kept] and list(downtime.endpoints.all()) == [kept_end]
+
+
+def test_service_group_membership_is_the_same_diff_in_the_browser_and_the_api(client):
+    stay, leave, join = ServiceFactory(), ServiceFactory(), ServiceFactory()
+    groups = [ServiceGroupFactory(), ServiceGroupFactory()]
+    for group in groups:
+        group.services.set([stay, leave])
+        group.scopes.set([egi_scope()])
+    in_browser, through_api = groups
+    client.force_login(user_with("SERVICE_GROUP_ADMIN", in_browser))
+    page = reverse("endpoints:servicegroup_services", args=[in_browser.pk])
+    assert client.post(page, {"add": [join.pk], "remove": [leave.pk]}).status_code == 302
+    client.force_login(user_with("SERVICE_GROUP_ADMIN", through_api))
+    reply = api(client, "PATCH", f"/api/v1/service-groups/{through_api.pk}/", {"services": [stay.pk, join.pk]})
+    assert reply.status_code == 200, reply.content
+
+    for group in groups:
+        assert set(group.services.all()) == {stay, join}
+        entry = AuditLog.objects.filter(object_id=group.pk, message="Services changed").get()
+        before, after = entry.before, entry.after
+        assert (before["services"] != after["services"]) and len(after["services"]) == 2
