@@ -1,4 +1,4 @@
-"""The PI framework (egiportal/pi.py, specs/gocdb.md §11 and §17) on real models, through the Django
+"""The PI framework (egiportal/pi/, specs/gocdb.md §11 and §17) on real models, through the Django
 test client on /gocdbpi/public/ with the methods get_site_list, get_site and get_service_types.
 
 Sections: extensions expressions, scope filter, LIKE, parameter handling, output format, cursor
