@@ -101,12 +101,6 @@ def holds(user, action):
     return user.is_superuser or any(source.holds(user, action) for source in grant_sources())
 
 
-def recheck(user, action, obj, reason):
-    """After a write, inside its transaction: refuse (and so roll back) a change that leaves `obj` where
-    `user` may no longer perform `action` on it, e.g. a service moved to a site its editor does not run."""
-    require(user, action, obj, reason)
-
-
 class OwnerGrants:
     """A user may view what is their own: their account, tokens and identities. A model names the path
     to its owner in `owner_path` ("pk" for the user model)."""

@@ -39,7 +39,7 @@ def save_audited(actor, obj, *, m2m=None, message="", saved=None):
         saved(obj)
     if before is not None and actor is not None:
         # The editor must still be able to edit what they saved (a row moved out of their reach rolls back).
-        permissions.recheck(actor, permissions.EDIT, obj, f"This change would leave {obj} where you may not edit it.")
+        permissions.require(actor, permissions.EDIT, obj, f"This change would leave {obj} where you may not edit it.")
     action = AuditAction.CREATE if before is None else AuditAction.UPDATE
     audit.record(actor, action, obj, before, obj.audit_state(), message)
     return obj

@@ -63,19 +63,19 @@ def test_inactive_users_hold_nothing(people):
     assert not permissions.holds(people["admin"], permissions.READ_PERSONAL_DATA)
 
 
-def test_require_and_recheck_refuse_with_the_reason(people):
+def test_require_refuses_with_the_reason(people):
     with pytest.raises(Forbidden, match="not yours"):
         permissions.require(people["member"], permissions.EDIT, people["vo"], "not yours")
     permissions.require(people["manager"], permissions.EDIT, people["vo"], "not yours")
 
 
-def test_a_failed_recheck_rolls_the_write_back(people):
+def test_a_refusal_after_a_write_rolls_it_back(people):
     vo = people["vo"]
     with pytest.raises(Forbidden):
         with transaction.atomic():
             vo.description = "changed by an outsider"
             vo.save()
-            permissions.recheck(people["outsider"], permissions.EDIT, vo, "You may not change this VO.")
+            permissions.require(people["outsider"], permissions.EDIT, vo, "You may not change this VO.")
     vo.refresh_from_db()
     assert vo.description == "A test VO"
 

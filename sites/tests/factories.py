@@ -21,14 +21,12 @@ class ProjectFactory(factory.django.DjangoModelFactory):
     description = "A project"
 
 
-class NGIFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = NGI
-        skip_postgeneration_save = True
+class ScopedFactory(factory.django.DjangoModelFactory):
+    """Gives the object the EGI scope, or the `scopes=[...]` given."""
 
-    name = factory.Sequence(lambda n: f"NGI_T{n}")
-    description = "An NGI"
-    email = factory.LazyAttribute(lambda o: f"ops@{o.name.lower().replace('_', '-')}.example.org")
+    class Meta:
+        abstract = True
+        skip_postgeneration_save = True
 
     @factory.post_generation
     def scopes(self, create, extracted, **kwargs):
@@ -36,10 +34,18 @@ class NGIFactory(factory.django.DjangoModelFactory):
             self.scopes.set(extracted if extracted is not None else [egi_scope()])
 
 
-class SiteFactory(factory.django.DjangoModelFactory):
+class NGIFactory(ScopedFactory):
+    class Meta:
+        model = NGI
+
+    name = factory.Sequence(lambda n: f"NGI_T{n}")
+    description = "An NGI"
+    email = factory.LazyAttribute(lambda o: f"ops@{o.name.lower().replace('_', '-')}.example.org")
+
+
+class SiteFactory(ScopedFactory):
     class Meta:
         model = Site
-        skip_postgeneration_save = True
 
     short_name = factory.Sequence(lambda n: f"SITE-T{n}")
     official_name = factory.LazyAttribute(lambda o: f"Official {o.short_name}")
@@ -53,11 +59,6 @@ class SiteFactory(factory.django.DjangoModelFactory):
     telephone = "+31 20 123 4567"
     certification_status = "Certified"
     primary_key = factory.Sequence(lambda n: f"{900000 + n}G0")
-
-    @factory.post_generation
-    def scopes(self, create, extracted, **kwargs):
-        if create:
-            self.scopes.set(extracted if extracted is not None else [egi_scope()])
 
 
 def grant(user, role_type, entity, status=RoleStatus.GRANTED):
