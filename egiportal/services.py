@@ -14,11 +14,33 @@ from .errors import Conflict, Invalid, NotFound
 from .models import APIToken, Identity, User
 
 
+def lock_of(model):
+    """The `of` of `select_for_update` that locks a row of `model` in every table it spans: its own and,
+    with multi-table inheritance, each concrete parent's (where `last_updated`, which the ETag and the
+    audited state are read from, may live). Locking only the child's table lets a second writer read
+    the parent's columns as they were before the first writer committed."""
+    paths = ["self"]
+
+    def parents(opts, prefix):
+        for parent, link in opts.parents.items():
+            paths.append(prefix + link.name)
+            parents(parent._meta, f"{prefix}{link.name}__")
+
+    parents(model._meta, "")
+    return tuple(paths)
+
+
+def locked_rows(model, pks, *related):
+    """The rows of `model` with these primary keys, locked until the end of the transaction in primary
+    key order, so two transactions locking overlapping sets wait for each other instead of deadlocking."""
+    rows = model.objects.select_for_update(of=lock_of(model)).select_related(*related)
+    return list(rows.filter(pk__in=list(pks)).order_by("pk"))
+
+
 def locked_row(obj, *related):
     """The stored row of `obj`, re-read under a row lock held until the end of the transaction (so
     that the checks, the audited state and the write all see one state); `related` as select_related."""
-    rows = type(obj).objects.select_for_update(of=("self",)).select_related(*related).filter(pk=obj.pk)
-    found = rows.first() if obj.pk is not None else None
+    found = next(iter(locked_rows(type(obj), [obj.pk], *related)), None) if obj.pk is not None else None
     if found is None:
         raise NotFound(f"This {obj._meta.verbose_name} no longer exists: someone has deleted it.")
     return found
@@ -100,6 +122,7 @@ def set_properties(actor, parent, pairs, existing=UPDATE_EXISTING):
     parent already has. Invalid input is reported before conflicts with stored data.
     """
     permissions.require(actor, permissions.EDIT, parent, f"You may not edit the properties of {parent}.")
+    locked_row(parent)  # one writer of a parent's keys at a time: two adding one key, or the last free slot
     model = parent.properties.model
     stored = {p.key: p for p in parent.properties.all()}
     before = parent.snapshot()
@@ -165,7 +188,8 @@ def delete_properties(actor, parent, keys=None):
     parent does not have, else Conflict for a stored value other than the one given.
     """
     permissions.require(actor, permissions.EDIT, parent, f"You may not edit the properties of {parent}.")
-    stored = {p.key: p.value for p in parent.properties.select_for_update()}
+    locked_row(parent)
+    stored = {p.key: p.value for p in parent.properties.all()}
     expected = dict(keys) if isinstance(keys, dict) else dict.fromkeys(stored if keys is None else keys)
     missing, mismatched = [], []
     for position, (key, value) in enumerate(expected.items()):

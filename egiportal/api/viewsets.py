@@ -22,7 +22,14 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from egiportal.errors import CONFLICT, FORBIDDEN, INVALID, NOT_FOUND, ServiceError, error_code
-from egiportal.services import REFUSE_EXISTING, delete_audited, delete_properties, save_audited, set_properties
+from egiportal.services import (
+    REFUSE_EXISTING,
+    delete_audited,
+    delete_properties,
+    locked_rows,
+    save_audited,
+    set_properties,
+)
 
 from .serializers import RelatedField
 
@@ -233,7 +240,7 @@ class PortalViewSet(viewsets.ModelViewSet):
 
     def locked(self, pk):
         """The row, locked until the end of the transaction (so If-Match and the write see one state)."""
-        return self.queryset.model.objects.select_for_update(of=("self",)).get(pk=pk)
+        return self.lock_all([{"id": pk}])[pk]
 
     # ---------------------------------------------------------------- bulk writes on the list URL
 
@@ -257,8 +264,9 @@ class PortalViewSet(viewsets.ModelViewSet):
         items = self.bulk_items(request)
         instances = []
         with transaction.atomic():
+            rows = self.lock_all(items)
             for index, item in enumerate(items):
-                instance = self.locked(item["id"])
+                instance = rows[item["id"]]
                 self.check_precondition(instance)
                 data = {k: v for k, v in item.items() if k != "id"}
                 instances.append(self.write(self.validated(data, index, instance, partial), instance))
@@ -270,9 +278,20 @@ class PortalViewSet(viewsets.ModelViewSet):
     def bulk_destroy(self, request):
         items = self.bulk_items(request)
         with transaction.atomic():
+            rows = self.lock_all(items)
             for item in items:
-                self.delete_object(request.user, self.locked(item["id"]))
+                self.delete_object(request.user, rows[item["id"]])
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def lock_all(self, items):
+        """The bulk request's rows by id, all locked first in id order (two bulk writes of the same rows
+        in opposite orders would otherwise each hold a row the other waits for)."""
+        ids = [item["id"] for item in items]
+        rows = {row.pk: row for row in locked_rows(self.queryset.model, ids)}
+        gone = [pk for pk in ids if pk not in rows]
+        if gone:  # deleted since it was looked up
+            raise Http404(f"No {self.queryset.model._meta.verbose_name} with id {', '.join(map(str, gone[:20]))}.")
+        return rows
 
 
 def check_size(items):
@@ -336,7 +355,11 @@ class PropertyViewSet(PortalViewSet):
         rows = serializer.validated_data
         saved, refusals = {}, []
         with transaction.atomic():
-            for parent, indexed in by_parent(rows).items():
+            parents = by_parent(rows)
+            for model in sorted({type(parent) for parent in parents}, key=lambda model: model._meta.label):
+                # parents locked in a stable order, as the bulk writes lock their rows
+                locked_rows(model, [parent.pk for parent in parents if type(parent) is model])
+            for parent, indexed in parents.items():
                 pairs = [(row["key"], row["value"]) for _, row in indexed]
                 try:
                     for prop in set_properties(request.user, parent, pairs, existing=REFUSE_EXISTING):
