@@ -187,3 +187,29 @@ def _rdn_unescape(text):
 def user_with_identity(kind, value):
     identity = Identity.objects.filter(realm=Identity.realm_for(kind), value=value).select_related("user").first()
     return identity.user if identity else None
+
+
+# ---------------------------------------------------------------- requests from other sites
+
+# Browsers present client certificates, cached HTTP Basic credentials and cookies on requests that
+# another site's page makes. Of the writes, only a POST with a form's content type (or none) needs no
+# CORS preflight, which the portal never grants: that is the request a hostile page can send.
+FORM_SAFE_TYPE = "application/json"
+
+
+def cross_site_refusal(request):
+    """(HTTP status, reason) if the write `request` may come from another site's page, else None: an
+    Origin other than the portal's own (or one of CSRF_TRUSTED_ORIGINS), a Sec-Fetch-Site of another
+    site, or a POST with a body not declared JSON. Programs (curl, clients) send neither header."""
+    origin = request.headers.get("Origin")
+    trusted = origin is not None and (
+        origin == f"{request.scheme}://{request.get_host()}" or origin in settings.CSRF_TRUSTED_ORIGINS
+    )
+    if origin is not None and not trusted:
+        return 403, f"Requests from other sites are refused: Origin {origin[:200]!r} is not this portal."
+    if not trusted and request.headers.get("Sec-Fetch-Site") in ("cross-site", "same-site"):
+        return 403, "Requests from other sites are refused: the browser says this one comes from another site."
+    declared = request.content_type or (FORM_SAFE_TYPE if request.META.get("CONTENT_LENGTH") in (None, "", "0") else "")
+    if request.method == "POST" and declared != FORM_SAFE_TYPE:
+        return 415, f"Send the request body as JSON, with the header Content-Type: {FORM_SAFE_TYPE}."
+    return None

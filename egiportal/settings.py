@@ -240,6 +240,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticatedOrReadOnly",
         "egiportal.api.permissions.TokenWritePermission",
+        "egiportal.api.permissions.SameSiteWritePermission",
     ],
     "DEFAULT_THROTTLE_CLASSES": ["egiportal.api.throttling.TokenRateThrottle"],
     "DEFAULT_PAGINATION_CLASS": "egiportal.api.pagination.Pagination",

@@ -1,7 +1,9 @@
 """Permission checks of the REST API that depend on how the request was authenticated."""
 
+from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
+from egiportal.identity import cross_site_refusal
 from egiportal.tokens import SecretToken
 
 
@@ -22,3 +24,17 @@ class TokenWritePermission(BasePermission):
         if reason is not None:
             self.message = reason  # DRF makes the permission objects per request
         return reason is None
+
+
+class SameSiteWritePermission(BasePermission):
+    """Refuses writes that another site's page may have made with the browser's credentials (cached
+    HTTP Basic tokens, client certificates, cookies): egiportal.identity.cross_site_refusal."""
+
+    def has_permission(self, request, view):
+        refusal = None if request.method in SAFE_METHODS else cross_site_refusal(request)
+        if refusal is None:
+            return True
+        status, self.message = refusal
+        if status == UnsupportedMediaType.status_code:
+            raise UnsupportedMediaType(request.content_type, detail=self.message)
+        return False

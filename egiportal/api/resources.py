@@ -18,11 +18,11 @@ from .. import permissions, services
 from ..filtersets import AuditLogFilterSet, VirtualOrganisationFilterSet
 from ..models import APIToken, AuditLog, PortalQuerySet, User, VirtualOrganisation, VOMembership
 from ..tokens import SecretToken
-from .permissions import TokenWritePermission
+from .permissions import SameSiteWritePermission, TokenWritePermission
 from .serializers import BaseModelSerializer, FixedFieldsMixin, RelatedField, UserBriefSerializer
 from .viewsets import PortalViewSet
 
-OWN_ONLY = [IsAuthenticated, TokenWritePermission]
+OWN_ONLY = [IsAuthenticated, TokenWritePermission, SameSiteWritePermission]
 
 
 # ---------------------------------------------------------------- users

@@ -409,3 +409,38 @@ def test_token_audit_entries_are_for_administrators_only(client, alice):
     assert seen(UserFactory(is_superuser=True)) == (private, private, True)
     for user in (alice, UserFactory(), None):
         assert seen(user) == (set(), set(), False), user
+
+
+# ---------------------------------------------------------------- requests from other sites' pages
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers"),
+    [
+        ("POST", TOKENS, {"Origin": "https://evil.example"}),
+        ("POST", TOKENS, {"Sec-Fetch-Site": "cross-site"}),
+        ("PATCH", ME, {"Origin": "https://evil.example"}),
+    ],
+)
+def test_writes_from_another_sites_page_are_refused(client, alice, method, path, headers):
+    """A browser presents cached HTTP Basic tokens with another site's requests: writes it says come
+    from another site are refused, whoever is authenticated; reads are not concerned."""
+    secret = token_for(alice)
+    body = {"description": "from a hostile page"} if method == "POST" else {"first_name": "Mallory"}
+    before = APIToken.objects.count()
+    response = api(client, method, path, body, token=secret, headers=headers)
+    assert response.status_code == 403, response.content
+    assert "Requests from other sites are refused" in response.json()["detail"]
+    assert APIToken.objects.count() == before
+    alice.refresh_from_db()
+    assert alice.first_name == "Alice"
+    assert api(client, "GET", ME, token=secret, headers=headers).status_code == 200
+
+
+def test_a_form_post_is_refused_before_it_is_read(client, alice):
+    client.force_login(alice)
+    response = client.post(TOKENS, '{"description": "x"}', content_type="text/plain")
+    assert response.status_code == 415
+    assert "Content-Type: application/json" in response.json()["detail"]
+    same_origin = {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}
+    assert api(client, "POST", TOKENS, {"description": "mine"}, headers=same_origin).status_code == 201

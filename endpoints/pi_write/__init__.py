@@ -20,7 +20,7 @@ from django.http import HttpResponse, JsonResponse
 
 from egiportal import oidc
 from egiportal.context import current_request_id, noting
-from egiportal.identity import TokenRefused, identify
+from egiportal.identity import TokenRefused, cross_site_refusal, identify
 
 from .operations import authenticated, check_identity_headers, entity_type, find, perform, write_credential
 from .request import METHODS, WriteError, docs, parse_body, parse_url, validate
@@ -66,6 +66,9 @@ def error_response(code, message):
 
 def handle(http_request, path):
     call = parse_url(path, http_request.method)
+    refusal = cross_site_refusal(http_request)
+    if refusal:
+        raise WriteError(*refusal)
     parse_body(call, read_body(http_request))
     validate(call)
     check_identity_headers(http_request)
@@ -94,7 +97,8 @@ def caller_of(http_request):
 def write_view(http_request, request):
     """`/gocdbpi/<request>`: `request` is the path after /gocdbpi/ (GOCDB's rewrite parameter name).
 
-    Exempt from CSRF checks (clients are programs, and only API credentials authorise a write).
+    Exempt from CSRF checks (clients are programs, and only API credentials authorise a write); what a
+    browser may send from another site's page is refused (cross_site_refusal).
     """
     try:
         handle(http_request, request)

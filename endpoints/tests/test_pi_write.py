@@ -35,13 +35,13 @@ SUBJECT = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 TOKEN = APICredential.Kind.TOKEN
 
 
-def send(client, method, path, body=None, *, token=None, raw=None, headers=None):
+def send(client, method, path, body=None, *, token=None, raw=None, headers=None, content_type="application/json"):
     """One write-API request: `body` is JSON-encoded unless `raw` bytes are given."""
     data = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
     headers = dict(headers or {})
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    return client.generic(method, "/gocdbpi/" + path, data=data, content_type="application/json", headers=headers)
+    return client.generic(method, "/gocdbpi/" + path, data=data, content_type=content_type, headers=headers)
 
 
 def assert_ok(response):
@@ -490,6 +490,71 @@ def test_x509_dn_of_the_wrong_kind_is_refused(client, site, owner):
         client, "PUT", f"v5/site/{site.pk}/extensionproperties", {"a": "1"}, headers={"X-SSL-Client-S-DN": DN}
     )
     assert_error(response, 403, "is not authorised to alter")
+
+
+# ---------------------------------------------------------------- requests from other sites' pages
+
+
+@override_settings(PI_CLIENT_DN_HEADER="X-SSL-Client-S-DN")
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"])
+def test_a_cross_site_form_post_with_a_client_certificate_is_refused(client, site, owner, content_type):
+    """What a hostile page can make a browser send with the user's client certificate: a POST with a
+    form's content type (no CORS preflight). It used to create the properties (204)."""
+    api_credential(site, owner, kind=APICredential.Kind.X509, identifier=DN, allow_write=True)
+    response = client.generic(
+        "POST",
+        f"/gocdbpi/v5/site/{site.pk}/extensionproperties",
+        data=b'{"evil": "1"}',
+        content_type=content_type,
+        headers={"X-SSL-Client-S-DN": DN},
+    )
+    assert_error(response, 415, "Content-Type: application/json")
+    assert props(site) == {}
+
+
+@override_settings(PI_CLIENT_DN_HEADER="X-SSL-Client-S-DN", CSRF_TRUSTED_ORIGINS=["https://portal.example.org"])
+@pytest.mark.parametrize(
+    ("headers", "code"),
+    [
+        ({"Origin": "https://evil.example"}, 403),
+        ({"Origin": "null"}, 403),
+        ({"Sec-Fetch-Site": "cross-site"}, 403),
+        ({"Sec-Fetch-Site": "same-site"}, 403),
+        ({"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}, 204),
+        ({"Origin": "https://portal.example.org", "Sec-Fetch-Site": "cross-site"}, 204),
+        ({"Sec-Fetch-Site": "none"}, 204),
+        ({}, 204),  # curl and the other clients send neither header
+    ],
+)
+def test_writes_a_browser_says_come_from_another_site_are_refused(client, site, owner, headers, code):
+    api_credential(site, owner, kind=APICredential.Kind.X509, identifier=DN, allow_write=True)
+    for method in ("POST", "PUT"):
+        response = send(
+            client,
+            method,
+            f"v5/site/{site.pk}/extensionproperties/{method}",
+            {"value": "1"},
+            headers={"X-SSL-Client-S-DN": DN, **headers},
+        )
+        if code == 204:
+            assert_ok(response)
+        else:
+            assert_error(response, 403, "Requests from other sites are refused")
+    assert props(site) == ({"POST": "1", "PUT": "1"} if code == 204 else {})
+
+
+def test_put_keeps_gocdbs_curl_example_working(api, site):
+    """GOCDB documents `curl -X PUT -d '{...}'`, which declares a form body: a PUT needs a preflight
+    from a browser on another site, so its content type is not what protects it."""
+    response = api(
+        "PUT",
+        f"v5/site/{site.pk}/extensionproperties",
+        None,
+        raw=b'{"a": "1"}',
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert_ok(response)
+    assert props(site) == {"a": "1"}
 
 
 def test_dn_header_is_ignored_unless_configured(client, site, owner):

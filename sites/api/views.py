@@ -9,7 +9,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from egiportal.api import resources
-from egiportal.api.permissions import TokenWritePermission
+from egiportal.api.permissions import SameSiteWritePermission, TokenWritePermission
 
 # The generic property resource lives with the other property resources (services, endpoints, groups);
 from egiportal.api.viewsets import AdminWritesViewSet, PortalViewSet, PropertyViewSet
@@ -84,7 +84,7 @@ class RoleViewSet(PortalViewSet):
     queryset = Role.objects.all()
     serializer_class = serializers.RoleSerializer
     filterset_class = filtersets.RoleFilterSet
-    permission_classes = [IsAuthenticated, TokenWritePermission]
+    permission_classes = [IsAuthenticated, TokenWritePermission, SameSiteWritePermission]
     http_method_names = ["get", "post", "delete", "head", "options"]
 
     def write(self, serializer, instance=None):
