@@ -5,6 +5,9 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 # Absolute links (PI paging, GOCDB_PORTAL_URL, e-mails, the docs) follow the demo's port unless set.
 PORTAL_URL ?= http://127.0.0.1:$(PORT)
+# The demo, the tests, the benchmark and `make worker` run in demo mode: the development SECRET_KEY may
+# serve (settings.py refuses it otherwise). Production sets SECRET_KEY and runs gunicorn (README).
+export DEMO ?= true
 
 .PHONY: demo demo-checkin test lint format bench worker clean
 

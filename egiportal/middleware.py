@@ -1,5 +1,7 @@
 import uuid
 
+from django.conf import settings
+
 from .context import request_id
 
 
@@ -17,4 +19,18 @@ class RequestContextMiddleware:
         finally:
             request_id.reset(token)
         response["X-Request-ID"] = str(rid)
+        return response
+
+
+class ContentSecurityPolicyMiddleware:
+    """Sends CONTENT_SECURITY_POLICY with every response that has none of its own: the portal's pages load
+    only what the portal serves, so an injected script or a foreign resource does not run."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if settings.CONTENT_SECURITY_POLICY:
+            response.headers.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
         return response

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -21,9 +22,16 @@ def env_list(name, default=""):
 
 
 DEBUG = env_bool("DEBUG")
-SECRET_KEY = os.environ.get("SECRET_KEY") or ("insecure-dev-key" if DEBUG or not os.environ.get("PRODUCTION") else None)
-if not SECRET_KEY:
-    raise RuntimeError("SECRET_KEY must be set when PRODUCTION is set")
+# `make demo` and the tests run in demo mode; only there, or in debug mode, may the development key serve.
+DEMO = env_bool("DEMO")
+DEVELOPMENT_SECRET_KEY = "insecure-dev-key"
+SECRET_KEY = os.environ.get("SECRET_KEY") or DEVELOPMENT_SECRET_KEY
+if SECRET_KEY == DEVELOPMENT_SECRET_KEY and not (DEBUG or DEMO):
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set: set it to a long random value (for example the output of "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`), or set DEMO=true or DEBUG=true "
+        "to run with the development key."
+    )
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
@@ -67,6 +75,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "egiportal.middleware.RequestContextMiddleware",
+    "egiportal.middleware.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "egiportal.urls"
@@ -117,9 +126,23 @@ AUTHENTICATION_BACKENDS = ["egiportal.oidc.CheckinBackend"] + (
     ["django.contrib.auth.backends.ModelBackend"] if LOCAL_LOGIN else []
 )
 # Behind a TLS proxy that sets X-Forwarded-Proto (and strips it from clients): absolute URLs, such as the
-# Check-in redirect URI, are https.
-if env_bool("BEHIND_TLS_PROXY"):
+# Check-in redirect URI, are https; plain http is redirected to https, browsers are told to use only https
+# (HSTS), and cookies are sent only over https. Each can be set on its own.
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY")
+if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", BEHIND_TLS_PROXY)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the proxy's and the orchestrator's probes speak plain http
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 31536000 if BEHIND_TLS_PROXY else 0))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", BEHIND_TLS_PROXY)
+X_FRAME_OPTIONS = "DENY"
+# Every script, style, font and image is vendored and served by the portal itself (egiportal.middleware).
+CONTENT_SECURITY_POLICY = os.environ.get(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'",
+)
 SESSION_COOKIE_SAMESITE = "Lax"  # "Strict" would drop the session on the provider's redirect back
 
 TEMPLATES = [
@@ -206,8 +229,6 @@ DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5.html"
 DJANGO_TABLES2_PAGE_RANGE = 8
 
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES")
-CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES")
 
 LOGGING = {
     "version": 1,

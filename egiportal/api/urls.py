@@ -1,7 +1,7 @@
 """`/api/v1/`: every app's routes (explicit lists in `<app>/api/urls.py`), the schema and the docs."""
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from endpoints.api.urls import ROUTES as ENDPOINT_ROUTES
 from sites.api.urls import ROUTES as SITE_ROUTES
@@ -17,6 +17,6 @@ for prefix, viewset in [*SITE_ROUTES, *ENDPOINT_ROUTES, *CORE_ROUTES]:
 app_name = "api"
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
     path("", include(router.urls)),
 ]
