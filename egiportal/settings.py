@@ -116,6 +116,11 @@ LOCAL_LOGIN = env_bool("LOCAL_LOGIN", True)
 AUTHENTICATION_BACKENDS = ["egiportal.oidc.CheckinBackend"] + (
     ["django.contrib.auth.backends.ModelBackend"] if LOCAL_LOGIN else []
 )
+# Failed password logins allowed per account and per client address in a window of this many seconds; then
+# that account or address is refused (even the right password) until the window ends. Check-in is not counted.
+LOGIN_FAILURES_PER_ACCOUNT = int(os.environ.get("LOGIN_FAILURES_PER_ACCOUNT", "5"))
+LOGIN_FAILURES_PER_ADDRESS = int(os.environ.get("LOGIN_FAILURES_PER_ADDRESS", "20"))
+LOGIN_FAILURE_WINDOW_SECONDS = int(os.environ.get("LOGIN_FAILURE_WINDOW_SECONDS", "900"))
 # Behind a TLS proxy that sets X-Forwarded-Proto (and strips it from clients): absolute URLs, such as the
 # Check-in redirect URI, are https.
 if env_bool("BEHIND_TLS_PROXY"):
