@@ -7,6 +7,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
+from rest_framework.throttling import BaseThrottle
 
 from . import caching, services
 from .filtersets import style_widgets
@@ -39,7 +40,7 @@ class LoginForm(AuthenticationForm):
         username, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
         if not username or not password:
             return super().clean()
-        address = self.request.META.get("REMOTE_ADDR", "") if self.request else ""
+        address = BaseThrottle().get_ident(self.request) if self.request else ""  # as the REST rate limit's
         window = settings.LOGIN_FAILURE_WINDOW_SECONDS
         account_key = hashlib.sha256(username.casefold().encode()).hexdigest()
         attempts = [

@@ -258,6 +258,9 @@ REST_FRAMEWORK = {
         "egiportal.api.permissions.TokenWritePermission",
     ],
     "DEFAULT_THROTTLE_CLASSES": ["egiportal.api.throttling.TokenRateThrottle"],
+    # The client address of rate limits and login throttling: the connection's, or behind the TLS proxy the
+    # one it appended to X-Forwarded-For; what clients write there themselves never counts.
+    "NUM_PROXIES": 1 if env_bool("BEHIND_TLS_PROXY") else 0,
     "DEFAULT_PAGINATION_CLASS": "egiportal.api.pagination.Pagination",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",

@@ -39,9 +39,9 @@ def admin(db):
     return UserFactory(username="admin", password="right-pw")
 
 
-def attempt(username, password, address="192.0.2.10"):
+def attempt(username, password, address="192.0.2.10", **headers):
     """A password login from `address`: (logged in, the page's text)."""
-    client = Client(REMOTE_ADDR=address)
+    client = Client(REMOTE_ADDR=address, **headers)
     response = client.post("/login/", {"username": username, "password": password})
     return response.status_code == 302, response.content.decode()
 
@@ -77,6 +77,26 @@ def test_twenty_failures_lock_the_address_for_every_account(admin, settings):
     assert attempt("admin", "right-pw", address="192.0.2.11")[0]  # other addresses are not locked
     # A success elsewhere, even from a user of that address, does not clear the address's failures.
     assert not attempt("admin", "right-pw")[0]
+
+
+@pytest.mark.django_db
+def test_a_forwarded_for_header_from_the_client_does_not_change_its_address(admin):
+    for number in range(20):
+        attempt(f"guess{number}", "wrong", HTTP_X_FORWARDED_FOR=f"203.0.113.{number}")
+    assert LOCKED_ADDRESS in attempt("admin", "right-pw", HTTP_X_FORWARDED_FOR="203.0.113.99")[1]
+
+
+@pytest.mark.django_db
+def test_without_redis_logins_still_work_unthrottled(admin, settings, monkeypatch):
+    from egiportal import caching
+
+    monkeypatch.setattr(caching, "outage", caching._Outage())
+    settings.CACHES = {
+        "default": {"BACKEND": "egiportal.caching.FailOpenRedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+    }
+    for _ in range(6):
+        assert "did not match" in attempt("admin", "wrong")[1]
+    assert attempt("admin", "right-pw")[0]
 
 
 @pytest.mark.django_db
