@@ -5,6 +5,7 @@ import math
 
 from django import forms
 from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from rest_framework.throttling import BaseThrottle
@@ -19,21 +20,19 @@ class StyledMixin:
         style_widgets(self)
 
 
-class LoginForm(AuthenticationForm):
-    """Django's user name and password form, throttled: after LOGIN_FAILURES_PER_ACCOUNT failures for an
-    account, or LOGIN_FAILURES_PER_ADDRESS from a client address, in a window of LOGIN_FAILURE_WINDOW_SECONDS,
-    that account or address is refused until the window ends, before any password is checked.
+class ThrottledLoginMixin:
+    """A user name and password form, throttled: after LOGIN_FAILURES_PER_ACCOUNT failures for an account,
+    or LOGIN_FAILURES_PER_ADDRESS from a client address, in a window of LOGIN_FAILURE_WINDOW_SECONDS, that
+    account or address is refused until the window ends, before any password is checked.
 
     Each attempt is counted first (atomically, egiportal.caching.count), so parallel guesses cannot slip
     through between a check and a count; a refused or successful attempt is then taken back, so only
     failures remain counted, and an address that is refused locks no further accounts.
     """
 
-    error_messages = {
-        **AuthenticationForm.error_messages,
-        "invalid_login": "Your user name and password did not match.",
-        "account_throttled": "Too many failed logins for this account; try again in %(wait)s.",
-        "address_throttled": "Too many failed logins from your address; try again in %(wait)s.",
+    throttled_messages = {
+        "account": "Too many failed logins for this account; try again in %(wait)s.",
+        "address": "Too many failed logins from your address; try again in %(wait)s.",
     }
 
     def clean(self):
@@ -52,7 +51,7 @@ class LoginForm(AuthenticationForm):
         if over:
             self._uncount(attempts)
             name, counted = over[0]
-            message = self.error_messages[f"{name}_throttled"]
+            message = self.throttled_messages[name]
             raise ValidationError(message, code="throttled", params={"wait": _minutes(counted)})
         cleaned = super().clean()  # a wrong password raises here: the failure stays counted
         self._uncount(attempts)
@@ -61,6 +60,19 @@ class LoginForm(AuthenticationForm):
     def _uncount(self, attempts):
         for _, counted in attempts:
             caching.uncount(counted)
+
+
+class LoginForm(ThrottledLoginMixin, AuthenticationForm):
+    """The login page's form for local accounts."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "Your user name and password did not match.",
+    }
+
+
+class AdminLoginForm(ThrottledLoginMixin, AdminAuthenticationForm):
+    """The admin site's login form: the same budgets as the login page's, so it is no way around them."""
 
 
 def _minutes(counted):

@@ -59,6 +59,20 @@ def test_five_failures_lock_the_account_even_for_the_right_password(admin):
 
 
 @pytest.mark.django_db
+def test_the_admin_login_shares_the_budgets(admin):
+    admin.is_staff = True
+    admin.save()
+    for _ in range(3):
+        assert not attempt("admin", "wrong")[0]
+    for _ in range(2):
+        response = Client().post("/admin/login/", {"username": "admin", "password": "wrong"})
+        assert response.status_code == 200
+    response = Client().post("/admin/login/", {"username": "admin", "password": "right-pw"})
+    assert response.status_code == 200 and LOCKED_ACCOUNT in response.content.decode()
+    assert LOCKED_ACCOUNT in attempt("admin", "right-pw")[1]
+
+
+@pytest.mark.django_db
 def test_fewer_failures_and_successes_do_not_lock(admin):
     for _ in range(4):
         assert not attempt("admin", "wrong")[0]
