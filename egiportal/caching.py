@@ -35,7 +35,8 @@ class _Outage:
         self.retry_at = None
 
     def skipping(self):
-        return self.retry_at is not None and time.monotonic() < self.retry_at
+        retry_at = self.retry_at  # read once: another thread may end the outage meanwhile
+        return retry_at is not None and time.monotonic() < retry_at
 
     def failed(self, exc):
         with self.lock:
@@ -45,11 +46,13 @@ class _Outage:
             logger.warning("Redis is unreachable (%s): the cache and rate limits are off until it is back.", exc)
 
     def succeeded(self):
-        if self.retry_at is not None:
-            with self.lock:
-                back, self.retry_at = self.retry_at is not None, None
-            if back:
-                logger.warning("Redis is reachable again: the cache and rate limits are back on.")
+        if self.retry_at is None:  # the usual case, without taking the lock
+            return
+        with self.lock:
+            back = self.retry_at is not None
+            self.retry_at = None
+        if back:
+            logger.warning("Redis is reachable again: the cache and rate limits are back on.")
 
 
 outage = _Outage()

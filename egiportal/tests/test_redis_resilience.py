@@ -101,3 +101,14 @@ def test_the_dead_cache_answers_as_an_empty_one(settings, monkeypatch, fresh_out
         cache.incr("key")
     assert caching.count("key", 60) is None
     assert caching.status()[0] is False
+
+
+def test_while_redis_is_found_down_nobody_waits_on_it_and_its_return_is_noticed(redis_cache, fresh_outage, caplog):
+    fresh_outage.failed(ConnectionError("as if it had gone"))
+    redis_cache.set("key", "value")  # skipped: the outage is recent
+    assert redis_cache.get("key") is None and caching.count("key", 60) is None
+    fresh_outage.retry_at = 0  # the retry time has come; this Redis answers
+    with caplog.at_level(logging.WARNING, logger="egiportal.caching"):
+        redis_cache.set("key", "value")
+    assert redis_cache.get("key") == "value" and caching.count("key", 60).value == 1
+    assert fresh_outage.retry_at is None and "reachable again" in caplog.text
