@@ -18,6 +18,7 @@ from django.views import View
 
 from . import oidc, permissions, portal_apps, services
 from .filtersets import VirtualOrganisationFilterSet
+from .forms import LoginForm
 from .identity import proxy_identity
 from .models import APIToken, Identity, VirtualOrganisation, VOMembership, vo_name
 from .tables import VOTable
@@ -26,7 +27,10 @@ from .views import ObjectListView
 
 class LoginView(auth_views.LoginView):
     """The login page: "Log in with EGI Check-in" where it is configured, and Django's own user name and
-    password form for local accounts unless LOCAL_LOGIN is off (then a password POST is refused)."""
+    password form for local accounts unless LOCAL_LOGIN is off (then a password POST is refused).
+    Failed password logins are throttled per account and per address (LoginForm)."""
+
+    authentication_form = LoginForm
 
     def get_context_data(self, **kwargs):
         return {**super().get_context_data(**kwargs), "checkin": oidc.enabled(), "local_login": settings.LOCAL_LOGIN}

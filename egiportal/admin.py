@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import format_html
 
+from .forms import AdminLoginForm
 from .models import APIToken, AuditLog, Identity, User, VirtualOrganisation, VOMembership
 from .services import delete_audited, save_audited
 
@@ -36,6 +37,7 @@ class AuditedAdmin(admin.ModelAdmin):
             self.delete_model(request, obj)
 
 
+admin.site.login_form = AdminLoginForm  # failed logins are throttled here as on the login page
 admin.site.register(User, UserAdmin)
 
 

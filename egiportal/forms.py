@@ -1,9 +1,16 @@
 """Form bases: Bootstrap styling and the `save_with(actor)` hook that calls a service."""
 
-from django import forms
-from django.core.exceptions import ValidationError
+import hashlib
+import math
 
-from . import services
+from django import forms
+from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
+from rest_framework.throttling import BaseThrottle
+
+from . import caching, services
 from .filtersets import style_widgets
 
 
@@ -11,6 +18,66 @@ class StyledMixin:
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         style_widgets(self)
+
+
+class ThrottledLoginMixin:
+    """A user name and password form, throttled: after LOGIN_FAILURES_PER_ACCOUNT failures for an account,
+    or LOGIN_FAILURES_PER_ADDRESS from a client address, in a window of LOGIN_FAILURE_WINDOW_SECONDS, that
+    account or address is refused until the window ends, before any password is checked.
+
+    Each attempt is counted first (atomically, egiportal.caching.count), so parallel guesses cannot slip
+    through between a check and a count; a refused or successful attempt is then taken back, so only
+    failures remain counted, and an address that is refused locks no further accounts.
+    """
+
+    throttled_messages = {
+        "account": "Too many failed logins for this account; try again in %(wait)s.",
+        "address": "Too many failed logins from your address; try again in %(wait)s.",
+    }
+
+    def clean(self):
+        username, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
+        if not username or not password:
+            return super().clean()
+        address = BaseThrottle().get_ident(self.request) if self.request else ""  # as the REST rate limit's
+        window = settings.LOGIN_FAILURE_WINDOW_SECONDS
+        account_key = hashlib.sha256(username.casefold().encode()).hexdigest()
+        attempts = [
+            ("account", caching.count(f"login-failures:account:{account_key}", window)),
+            ("address", caching.count(f"login-failures:address:{address}", window)),
+        ]
+        limits = {"account": settings.LOGIN_FAILURES_PER_ACCOUNT, "address": settings.LOGIN_FAILURES_PER_ADDRESS}
+        over = [(name, counted) for name, counted in attempts if counted and counted.value > limits[name]]
+        if over:
+            self._uncount(attempts)
+            name, counted = over[0]
+            message = self.throttled_messages[name]
+            raise ValidationError(message, code="throttled", params={"wait": _minutes(counted)})
+        cleaned = super().clean()  # a wrong password raises here: the failure stays counted
+        self._uncount(attempts)
+        return cleaned
+
+    def _uncount(self, attempts):
+        for _, counted in attempts:
+            caching.uncount(counted)
+
+
+class LoginForm(ThrottledLoginMixin, AuthenticationForm):
+    """The login page's form for local accounts."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "Your user name and password did not match.",
+    }
+
+
+class AdminLoginForm(ThrottledLoginMixin, AdminAuthenticationForm):
+    """The admin site's login form: the same budgets as the login page's, so it is no way around them."""
+
+
+def _minutes(counted):
+    minutes = max(1, math.ceil(counted.retry_after / 60))
+    return f"{minutes} minute" if minutes == 1 else f"{minutes} minutes"
 
 
 class ServiceModelForm(StyledMixin, forms.ModelForm):

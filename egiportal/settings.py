@@ -125,6 +125,11 @@ LOCAL_LOGIN = env_bool("LOCAL_LOGIN", True)
 AUTHENTICATION_BACKENDS = ["egiportal.oidc.CheckinBackend"] + (
     ["django.contrib.auth.backends.ModelBackend"] if LOCAL_LOGIN else []
 )
+# Failed password logins allowed per account and per client address in a window of this many seconds; then
+# that account or address is refused (even the right password) until the window ends. Check-in is not counted.
+LOGIN_FAILURES_PER_ACCOUNT = int(os.environ.get("LOGIN_FAILURES_PER_ACCOUNT", "5"))
+LOGIN_FAILURES_PER_ADDRESS = int(os.environ.get("LOGIN_FAILURES_PER_ADDRESS", "20"))
+LOGIN_FAILURE_WINDOW_SECONDS = int(os.environ.get("LOGIN_FAILURE_WINDOW_SECONDS", "900"))
 # Behind a TLS proxy that sets X-Forwarded-Proto (and strips it from clients): absolute URLs, such as the
 # Check-in redirect URI, are https; plain http is redirected to https, browsers are told to use only https
 # (HSTS), and cookies are sent only over https. Each can be set on its own.
@@ -162,14 +167,25 @@ TEMPLATES = [
 
 DATABASES = {
     "default": dj_database_url.config(
-        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}", conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0"))
+        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+        conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0")),
+        conn_health_checks=True,  # a kept connection that the server closed is replaced, not a failed request
     ),
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Fails open (egiportal.caching): without Redis the portal answers, uncached and unthrottled, and says
+    # so in the log and at /healthz; a Redis that does not answer costs a request at most this long.
+    REDIS_TIMEOUT_SECONDS = float(os.environ.get("REDIS_TIMEOUT_SECONDS", "1"))
+    CACHES = {
+        "default": {
+            "BACKEND": "egiportal.caching.FailOpenRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": REDIS_TIMEOUT_SECONDS, "socket_timeout": REDIS_TIMEOUT_SECONDS},
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -264,6 +280,9 @@ REST_FRAMEWORK = {
         "egiportal.api.permissions.SameSiteWritePermission",
     ],
     "DEFAULT_THROTTLE_CLASSES": ["egiportal.api.throttling.TokenRateThrottle"],
+    # The client address of rate limits and login throttling: the connection's, or behind the TLS proxy the
+    # one it appended to X-Forwarded-For; what clients write there themselves never counts.
+    "NUM_PROXIES": 1 if env_bool("BEHIND_TLS_PROXY") else 0,
     "DEFAULT_PAGINATION_CLASS": "egiportal.api.pagination.Pagination",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.throttling import SimpleRateThrottle
 
+from egiportal import caching
 from egiportal.models import APIToken
 from egiportal.tokens import SecretToken
 
@@ -14,6 +15,9 @@ class TokenRateThrottle(SimpleRateThrottle):
     Each token has its own budget, so a busy tool does not use up the budget of its owner's other
     tokens or browser session. Refused requests get 429 with Retry-After (DRF adds it from wait()).
     An empty API_RATE_LIMIT turns rate limiting off.
+
+    Requests are counted atomically in fixed windows of the rate's period (egiportal.caching.count), so
+    parallel clients get exactly the budget through; without Redis nothing is counted (fail open).
     """
 
     scope = "api"
@@ -38,3 +42,13 @@ class TokenRateThrottle(SimpleRateThrottle):
         else:
             ident = f"anon-{self.get_ident(request)}"
         return self.cache_format % {"scope": self.scope, "ident": ident}
+
+    def allow_request(self, request, view):
+        if self.rate is None:
+            return True
+        counted = caching.count(self.get_cache_key(request, view), self.duration)
+        self.retry_after = counted.retry_after if counted else None
+        return counted is None or counted.value <= self.num_requests
+
+    def wait(self):
+        return self.retry_after

@@ -78,9 +78,9 @@ def issue(user, write=False, expires=None, description="CI robot"):
     return services.create_api_token(user, description, expires, write)
 
 
-def call(view, method="GET", auth=None, user=None, address="127.0.0.1"):
+def call(view, method="GET", auth=None, user=None, address="127.0.0.1", **headers):
     """Call a DRF function view with an Authorization header, or as a logged-in (session) user."""
-    headers = {"HTTP_AUTHORIZATION": auth} if auth is not None else {}
+    headers = {"HTTP_AUTHORIZATION": auth, **headers} if auth is not None else headers
     request = getattr(factory, method.lower())("/api/v1/", REMOTE_ADDR=address, **headers)
     if user is not None:
         request.user = user  # what AuthenticationMiddleware sets from the session
@@ -351,6 +351,19 @@ def test_every_token_session_and_client_address_has_its_own_budget(owner, other,
     assert call(public, address="192.0.2.1").status_code == 429
     assert call(whoami, user=other).status_code == 200
     assert call(public, address="192.0.2.2").status_code == 200
+
+
+def test_a_forwarded_for_header_from_the_client_buys_no_new_budget(settings, three_a_minute):
+    for number in range(3):
+        assert call(public, address="192.0.2.1", HTTP_X_FORWARDED_FOR=f"203.0.113.{number}").status_code == 200
+    assert call(public, address="192.0.2.1", HTTP_X_FORWARDED_FOR="203.0.113.99").status_code == 429
+    # Behind the TLS proxy, the address it appended is the client's.
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    forwarded = "192.0.2.1, 203.0.113.7"  # the client's own claim, then what the proxy saw
+    for _ in range(3):
+        assert call(public, address="10.0.0.1", HTTP_X_FORWARDED_FOR=forwarded).status_code == 200
+    assert call(public, address="10.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.7").status_code == 429
+    assert call(public, address="10.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.8").status_code == 200
 
 
 def test_cache_keys_name_the_token_the_user_or_the_address(owner):
