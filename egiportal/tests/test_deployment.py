@@ -184,19 +184,26 @@ def start_gunicorn(port, database_url, **values):
     pytest.fail("gunicorn did not start")
 
 
-@pytest.fixture
-def federation():
-    """A small synthetic federation, committed so that gunicorn's worker reads it (the test's marker
-    restores the migrated service types the flush of a transactional test would drop)."""
+@pytest.fixture(scope="module")
+def federation(django_db_setup, django_db_blocker):
+    """A small synthetic federation, committed so that gunicorn's worker reads it; removed afterwards."""
+    from importlib import import_module
+
+    from django.apps import apps
     from django.core.management import call_command
+
+    from sites.synthetic import flush_synthetic
 
     database_url = shared_database_url(settings.DATABASES["default"])
     require_or_skip(database_url, "the gunicorn test needs PostgreSQL (DATABASE_URL=postgres://...)")
-    call_command("seed_federation", "--sites", "60", "--seed", "3", verbosity=0)
-    return database_url
+    with django_db_blocker.unblock():
+        for migration in ("sites.migrations.0002_reference_data", "endpoints.migrations.0002_service_types"):
+            import_module(migration).load(apps, None)  # a transactional test's flush removes them
+        call_command("seed_federation", "--sites", "60", "--seed", "3", verbosity=0)
+        yield database_url
+        flush_synthetic()
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.parametrize(("worker_class", "threads", "complete"), [("gthread", "8", True), ("sync", "1", False)])
 def test_an_unpaged_reply_outlasting_the_worker_timeout_arrives_whole(federation, worker_class, threads, complete):
     """get_downtime unpaged, read by a slow client over three times the (lowered) worker timeout: the
