@@ -3,7 +3,8 @@ reader, in every place the portal shows it (pages, the change list and its CSV, 
 
 The rule is egiportal.permissions.may_see_personal_data, the PI's level-3 rule for users: any portal
 administrator, or a user holding, anywhere, a role that enables READ_PERSONAL_DATA (GOCDB, gocdb.md §11.2).
-Credentials are shown to who may manage them (the site's editors) and tokens to their owner only.
+Stricter still: a site's role holders are shown to who may read personal data on that site (its
+contacts card, /api/v1/roles/), credentials to who may manage them (its editors), tokens to their owner.
 """
 
 import json
@@ -24,6 +25,8 @@ READERS = ["anonymous", "no_role", "other_site_role", "site_role", "admin"]
 SEES = {
     "personal": {"other_site_role", "site_role", "admin"},
     "editor": {"site_role", "admin"},
+    # The site's role holders, on its page and in /api/v1/roles/: who may read personal data there.
+    "site_contacts": {"site_role", "admin"},
     "owner": set(),
 }
 CONTACTS = {
@@ -182,6 +185,12 @@ FIELDS = [
         "REST changes role requests and decisions",
         "personal",
         lambda c, w: {"role_request", "role_grant"} <= {r["action"] for r in changes_api(c, w)},
+    ),
+    ("site page role holders", "site_contacts", lambda c, w: "Rita Requester" in site_page(c, w)),
+    (
+        "REST roles role holder",
+        "site_contacts",
+        lambda c, w: "requester-login" in c.get("/api/v1/roles/", HTTP_ACCEPT="application/json").content.decode(),
     ),
     ("site page credential identifier", "editor", lambda c, w: "/DC=org/CN=robot-home" in site_page(c, w)),
     ("token page token", "owner", lambda c, w: "my-private-token" in c.get(reverse("api_tokens")).content.decode()),
