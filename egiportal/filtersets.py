@@ -252,9 +252,17 @@ class BaseFilterSet(django_filters.FilterSet):
         super().__init__(*args, **kwargs)
         # Searching or filtering on what one may not see would tell it (whose e-mail, who changed what).
         hidden = permissions.personal_fields_hidden_from(getattr(self.request, "user", None), self._meta.model)
-        if hidden:
-            self.filters = {n: f for n, f in self.filters.items() if f.field_name.split("__")[0] not in hidden}
-            self.search_fields = tuple(f for f in self.search_fields if f.split("__")[0] not in hidden)
+        personal = {n for n, f in self.filters.items() if f.field_name.split("__")[0] in hidden}
+        self.refused = sorted(personal & set(self.data or ()))
+        self.filters = {n: f for n, f in self.filters.items() if n not in personal}
+        self.search_fields = tuple(f for f in self.search_fields if f.split("__")[0] not in hidden)
+
+    def is_valid(self):
+        """Also refuses a filter on personal data from who may not see it (a 400, not an ignored filter)."""
+        valid = super().is_valid()
+        for name in self.refused:
+            self.form.errors[name] = self.form.error_class(["Filtering on personal data needs a role."])
+        return valid and not self.refused
 
     @classmethod
     def get_filters(cls):

@@ -245,6 +245,17 @@ def test_filtering_on_personal_fields_is_refused_to_who_may_not_see_them(client,
     assert client.get(url, params, HTTP_ACCEPT="application/json").status_code == 200
 
 
+def test_the_browser_change_list_refuses_a_user_filter_with_a_form_error(client, world):
+    response = client.get(reverse("changes"), {"user_name": "editor-login"})
+    assert response.status_code == 400
+    assert "Filtering on personal data needs a role." in response.content.decode()
+    assert "user_name" not in response.context["filterset"].form.fields  # the form does not offer it
+    client.force_login(world["people"]["other_site_role"])
+    response = client.get(reverse("changes"), {"user_name": "editor-login"})
+    assert response.status_code == 200
+    assert [row.record.user_name for row in response.context["table"].rows] == ["editor-login"] * 3
+
+
 @pytest.mark.parametrize("url", ["/api/v1/changes/", "/api/v1/certification-changes/", "/changes/"])
 def test_a_search_does_not_match_personal_fields_of_who_may_not_see_them(client, world, url):
     def found(response):
