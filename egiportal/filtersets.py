@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
 
-from egiportal import portal_apps
+from egiportal import permissions, portal_apps
 from egiportal.models import AuditLog, VirtualOrganisation
 
 
@@ -247,6 +247,22 @@ class BaseFilterSet(django_filters.FilterSet):
     }
     search_fields = ()
     q = django_filters.CharFilter(method="search", label="Search")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Searching or filtering on what one may not see would tell it (whose e-mail, who changed what).
+        hidden = permissions.personal_fields_hidden_from(getattr(self.request, "user", None), self._meta.model)
+        personal = {n for n, f in self.filters.items() if f.field_name.split("__")[0] in hidden}
+        self.refused = sorted(personal & set(self.data or ()))
+        self.filters = {n: f for n, f in self.filters.items() if n not in personal}
+        self.search_fields = tuple(f for f in self.search_fields if f.split("__")[0] not in hidden)
+
+    def is_valid(self):
+        """Also refuses a filter on personal data from who may not see it (a 400, not an ignored filter)."""
+        valid = super().is_valid()
+        for name in self.refused:
+            self.form.errors[name] = self.form.error_class(["Filtering on personal data needs a role."])
+        return valid and not self.refused
 
     @classmethod
     def get_filters(cls):

@@ -25,6 +25,7 @@ class User(AbstractUser):
     telephone = models.CharField(max_length=255, blank=True)
 
     owner_path = "pk"  # each user sees their own account (permissions.OwnerGrants)
+    audit_personal = True  # the change list names a profile's owner (egiportal.models.AuditLogQuerySet)
 
     def __str__(self):
         return self.get_full_name() or self.username
@@ -244,15 +245,30 @@ class BaseModel(models.Model):
         return data
 
 
+class WithoutPersonalData(models.query.ModelIterable):
+    """Audit entries as someone who may not see personal data reads them (AuditLog.hide_personal_data)."""
+
+    def __iter__(self):
+        for entry in super().__iter__():
+            entry.hide_personal_data()
+            yield entry
+
+
 class AuditLogQuerySet(PortalQuerySet):
     def visible_to(self, user, action="view"):
         """Everyone sees topology changes; only portal administrators see the entries of models that
         declare `audit_private = True` (tokens, API credentials, linked identities: their rows name
-        secrets' prefixes, DNs and subjects)."""
+        secrets' prefixes, DNs and subjects). Who may not see personal data
+        (permissions.may_see_personal_data) sees no entry of a model that declares `audit_personal = True`
+        (roles: role holders, requests and decisions), and the others without their personal fields."""
         qs = super().visible_to(user, action)
         if user is not None and user.is_superuser:
             return qs
-        for model in portal_apps.private_audit_models():
+        hidden = portal_apps.private_audit_models()
+        if not permissions.may_see_personal_data(user):
+            hidden += portal_apps.private_audit_models("audit_personal")
+            qs._iterable_class = WithoutPersonalData
+        for model in hidden:
             qs = qs.exclude(content_type__app_label=model._meta.app_label, content_type__model=model._meta.model_name)
         return qs
 
@@ -277,6 +293,7 @@ class AuditLog(models.Model):
     objects = AuditLogQuerySet.as_manager()
 
     public = True  # but for the entries of private models (AuditLogQuerySet)
+    personal_fields = ("user_name", "user")  # who changed something (permissions.may_see_personal_data)
 
     class Meta:
         ordering = ["-time", "-id"]
@@ -290,6 +307,15 @@ class AuditLog(models.Model):
     def action_label(self):
         """The action as people read it ("Role granted"), from the vocabulary of the portal apps."""
         return portal_apps.audit_action_label(self.action)
+
+    def hide_personal_data(self):
+        """Forget, in memory, who made the change and the changed object's personal fields."""
+        self.user_name, self.user = "", None
+        model = ContentType.objects.get_for_id(self.content_type_id).model_class()
+        hidden = getattr(model, "personal_fields", ())
+        for state in (self.before, self.after):
+            for name in hidden if isinstance(state, dict) else ():
+                state.pop(name, None)
 
     def changed_fields(self):
         """(field, before, after) for every value that differs, for the history tables."""

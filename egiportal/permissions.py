@@ -8,13 +8,18 @@ and VO management (`VOGrants` below), and later the apps' own. Each source has
 
 - `condition(user, model, action)`: a Q matching the rows of `model` on which the user's grants enable
   `action`, or None when none of them can (so that no subquery is built for nothing);
-- `holds(user, action)`: whether the user holds, anywhere, a grant that enables `action` (the PI asks
-  this before it shows personal data).
+- `holds(user, action)`: whether the user holds, anywhere, a grant that enables `action`
+  (`may_see_personal_data` asks it).
 
 A model is private unless it declares `public = True`: then everyone, anonymous callers included, may
 "view" it. Any other action, and viewing a private model, needs a grant; portal administrators
 (active superusers) may do everything. Models may narrow the answer further in their own QuerySet
 (the audit log hides private entries).
+
+Personal data (contact e-mails and phones, role holders, who changed what) has its own question,
+`may_see_personal_data(user)`: GOCDB's RESTRICT_PERSONAL_DATA rule, asked alike by pages, exports,
+REST and the PI. Models list their personal fields in `personal_fields`; `personal_fields_hidden_from`
+says which of them a user may not see.
 """
 
 from functools import cache
@@ -99,6 +104,21 @@ def holds(user, action):
     if not is_active_user(user):
         return False
     return user.is_superuser or any(source.holds(user, action) for source in grant_sources())
+
+
+def may_see_personal_data(user):
+    """GOCDB's personal-data rule (gocdb.md §5.7, §11.2): an active user who holds, anywhere, a role
+    enabling READ_PERSONAL_DATA (any project, NGI or site role) or is a portal administrator; with
+    RESTRICT_PERSONAL_DATA off, any active user. Anonymous callers never."""
+    if not is_active_user(user):
+        return False
+    return not settings.RESTRICT_PERSONAL_DATA or holds(user, READ_PERSONAL_DATA)
+
+
+def personal_fields_hidden_from(user, model):
+    """The names in `model.personal_fields` that `user` may not see (none if the model lists none)."""
+    names = tuple(getattr(model, "personal_fields", ()))
+    return () if not names or may_see_personal_data(user) else names
 
 
 class OwnerGrants:

@@ -52,6 +52,7 @@ def profile_panels(user):
     ]
 
 
-def private_audit_models():
-    """The models whose audit entries only portal administrators see (`audit_private = True` on the model)."""
-    return [model for model in apps.get_models() if getattr(model, "audit_private", False)]
+def private_audit_models(flag="audit_private"):
+    """The models that set `flag` to True: `audit_private` (their audit entries are for portal
+    administrators only) or `audit_personal` (for those who may see personal data)."""
+    return [model for model in apps.get_models() if getattr(model, flag, False)]

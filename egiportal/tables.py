@@ -93,6 +93,10 @@ class AuditLogTable(BaseTable):
         obj_url = _object_url(record)
         return format_html('<a href="{}">{}</a>', obj_url, value) if obj_url else value
 
+    def value_object_repr(self, value):
+        # CSV export gets the object's name, not the link markup.
+        return value
+
     def value_changes(self, record):
         return "; ".join(f"{k}: {b} -> {a}" for k, b, a in record.changed_fields())
 

@@ -103,6 +103,7 @@ class NGI(OwnedEntity):
     ownedentity_ptr = entity_link()
     role_target = EntityKind.NGI
     role_paths = {EntityKind.NGI: "pk", EntityKind.PROJECT: "projects"}
+    personal_fields = ("email", "rod_email", "helpdesk_email", "security_email")  # as the PI's private get_ngi
 
     name = models.CharField(max_length=255, unique=True, validators=[v.entity_name])
     description = models.CharField(max_length=255, blank=True, validators=[v.free_text_optional])
@@ -131,6 +132,11 @@ class Site(OwnedEntity):
     ownedentity_ptr = entity_link()
     role_target = EntityKind.SITE
     role_paths = {EntityKind.SITE: "pk", EntityKind.NGI: "ngi", EntityKind.PROJECT: "ngi__projects"}
+    # Its contacts, as the PI's private get_site shows them (egiportal.permissions.may_see_personal_data).
+    personal_fields = (
+        "email", "telephone", "emergency_email", "emergency_tel", "alarm_email", "helpdesk_email", "csirt_email",
+        "csirt_tel",
+    )  # fmt: skip
 
     short_name = models.CharField("name", max_length=255, unique=True, validators=[v.entity_name])
     official_name = models.CharField(max_length=255, blank=True, validators=[v.official_name])
@@ -218,6 +224,7 @@ class CertificationStatusLog(models.Model):
     """One change of a site's certification status, with its reason (§2.12)."""
 
     public = True  # topology reads are public (egiportal.permissions)
+    personal_fields = ("added_by",)  # as the PI's private get_cert_status_changes
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="certification_log")
     old_status = models.CharField(max_length=16, blank=True)
@@ -237,6 +244,7 @@ class Role(BaseModel):
     """A role of a user over an owned entity: pending (requested) or granted (§2.14, §5.6)."""
 
     Status = RoleStatus
+    audit_personal = True  # role holders, requests and decisions (egiportal.models.AuditLogQuerySet)
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="roles")
     role_type = models.CharField(max_length=32, choices=RoleType.choices)

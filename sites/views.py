@@ -65,6 +65,7 @@ class NGIView(ObjectDetailView):
         return {
             "sites": SiteTable(SITE_LIST_QS.filter(ngi=obj), request=request, orderable=False),
             "contacts": contacts_of(request.user, obj),
+            "personal_data": permissions.may_see_personal_data(request.user),
             "can_add_site": permissions.authorise(request.user, Action.NGI_ADD_SITE, obj),
         }
 
@@ -95,6 +96,7 @@ class SiteView(ObjectDetailView):
             "downtimes": downtimes,
             "certification_log": obj.certification_log.all()[:20],
             "contacts": contacts_of(request.user, obj),
+            "personal_data": permissions.may_see_personal_data(request.user),
             "can_edit": permissions.authorise(request.user, Action.EDIT_OBJECT, obj),
             "can_certify": permissions.authorise(request.user, Action.SITE_EDIT_CERT_STATUS, obj),
             "can_add_service": permissions.authorise(request.user, Action.SITE_ADD_SERVICE, obj),

@@ -11,6 +11,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
+from .. import permissions
+
 URL_TEMPLATES = {}
 
 
@@ -65,6 +67,24 @@ class BaseModelSerializer(serializers.ModelSerializer):
 
     def get_display(self, obj) -> str:
         return str(obj)
+
+    def to_representation(self, instance):
+        """Without the model's `personal_fields` for a caller who may not see personal data."""
+        data = super().to_representation(instance)
+        for name in self.hidden_personal_fields():
+            data.pop(name, None)
+        return data
+
+    def hidden_personal_fields(self):
+        """The model's personal fields the caller may not see (asked once per request's serializers)."""
+        names = getattr(self.Meta.model, "personal_fields", ())
+        if not names:
+            return ()
+        context = self.context
+        if "may_see_personal_data" not in context:
+            request = context.get("request")
+            context["may_see_personal_data"] = permissions.may_see_personal_data(getattr(request, "user", None))
+        return () if context["may_see_personal_data"] else names
 
     def get_fields(self):
         """The fields, without DRF's unique checks: the services (full_clean) check uniqueness with

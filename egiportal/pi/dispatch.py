@@ -18,8 +18,8 @@ CHALLENGE = 'Bearer realm="gocdbpi", error="invalid_token"'
 def check_level(caller, level, strict=False):
     """GOCDB's protection levels (§11.2): raises PIDenied with its message unless `caller` may call a
     method of `level`. Level 3 (personal data) takes a registered API credential of any site, or a user
-    who may read personal data (egiportal.permissions.READ_PERSONAL_DATA) when RESTRICT_PERSONAL_DATA
-    is on. `strict` is access_test's rule: an unregistered identifier never passes."""
+    who may see personal data (egiportal.permissions.may_see_personal_data, the portal's one rule).
+    `strict` is access_test's rule: an unregistered identifier never passes."""
     if level == PUBLIC:
         return
     if not caller.identifier:
@@ -33,7 +33,7 @@ def check_level(caller, level, strict=False):
         caller.token.touch()
     restrict = settings.RESTRICT_PERSONAL_DATA
     if caller.user is not None:
-        if not restrict or permissions.holds(caller.user, permissions.READ_PERSONAL_DATA):
+        if permissions.may_see_personal_data(caller.user):
             return
         raise PIDenied("Authorisation required to read personal data (PROTECTED - Role required). ")
     if not restrict and not strict:

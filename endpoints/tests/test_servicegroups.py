@@ -15,7 +15,7 @@ from endpoints import services as ops
 from endpoints.models import ServiceGroup, ServiceGroupProperty
 from endpoints.tests.factories import ServiceFactory, ServiceGroupFactory
 from sites.models import Role, Scope
-from sites.tests.factories import SiteFactory, grant
+from sites.tests.factories import SiteFactory, grant, user_with
 
 pytestmark = pytest.mark.django_db
 
@@ -331,8 +331,13 @@ def test_properties(client, group, owner):
 
 
 def test_history_page(client, group, owner):
-    response = client.get(reverse("endpoints:servicegroup_history", args=[group.pk]))
-    assert response.status_code == 200 and owner.username in response.content.decode()
+    url = reverse("endpoints:servicegroup_history", args=[group.pk])
+    response = client.get(url)
+    # Who made a change is personal data: anonymous readers see the change, role holders also who made it.
+    assert response.status_code == 200 and len(response.context["entries"]) == 1
+    assert owner.username not in response.content.decode()
+    client.force_login(user_with("SITE_ADMIN", SiteFactory()))
+    assert owner.username in client.get(url).content.decode()
 
 
 def test_nav_links(client):
