@@ -173,6 +173,12 @@ MAX_PROPERTIES_PER_ENTITY = int(os.environ.get("MAX_PROPERTIES_PER_ENTITY", "20"
 MINIMUM_SCOPES = int(os.environ.get("MINIMUM_SCOPES", "1"))
 RESTRICT_PERSONAL_DATA = env_bool("RESTRICT_PERSONAL_DATA", True)
 
+# Hostile filters: the most scope names and distinct property (extensions) terms one list filter takes,
+# in the PI, REST and the browser alike. Each is one bounded query whatever the count; the caps keep
+# even that query small. A request past them gets an error saying so.
+FILTER_MAX_SCOPES = int(os.environ.get("FILTER_MAX_SCOPES", "50"))
+FILTER_MAX_PROPERTY_TERMS = int(os.environ.get("FILTER_MAX_PROPERTY_TERMS", "20"))
+
 # GOCDB programmatic interface (§11, §12). The front-proxy headers carrying a verified client
 # certificate DN or OIDC subject are off by default: set them only behind a proxy that strips them
 # from client requests.
