@@ -210,6 +210,7 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5.html"
 DJANGO_TABLES2_PAGE_RANGE = 8
+LIST_MAX_PER_PAGE = int(os.environ.get("LIST_MAX_PER_PAGE", "100"))  # rows a browser list shows at most per page
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES")
