@@ -655,6 +655,20 @@ def test_unknown_parameter(client, key):
     assert not body.startswith("<?xml")
 
 
+@pytest.mark.parametrize("value", ["-5", "0", "100000", "abc", "1e9", "99999999999999999999", "1\x00"])
+def test_hostile_paging_values(client, value):
+    """`page` is not a PI parameter (GOCDB dropped it); cursors take whole numbers of up to 18 digits."""
+    response, body = fetch(client, {"method": "get_downtime", "page": value})
+    assert_xml_error(response, body, "Unsupported parameter: page")
+    response, body = fetch(client, {"method": "get_downtime", "next_cursor": value})
+    if value.isdigit() and len(value) <= 18:
+        assert body.startswith(DECLARATION) and parse(body)[0].tag == "meta"
+    elif "\x00" in value:
+        assert_xml_error(response, body, f"Unsuported chracter in value: {value}")
+    else:
+        assert body == CURSOR_ERROR.format("next_cursor")
+
+
 def test_unknown_parameter_on_a_method_without_parameters(client):
     response, body = fetch(client, {"method": "get_service_types", "scope": "EGI"})
     assert_xml_error(response, body, "Unsupported parameter: scope")
