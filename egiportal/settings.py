@@ -59,6 +59,7 @@ PORTAL_GRANT_SOURCES = (
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "egiportal.dbtimeout.StatementTimeoutMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -142,6 +143,10 @@ DATABASES = {
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}", conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0"))
     ),
 }
+# PostgreSQL statement_timeout in seconds (0: none) for web requests, and for the streamed unpaged PI
+# replies while they stream (egiportal.dbtimeout); Celery tasks and management commands keep the server's.
+DB_STATEMENT_TIMEOUT = float(os.environ.get("DB_STATEMENT_TIMEOUT", "15"))
+DB_STREAM_STATEMENT_TIMEOUT = float(os.environ.get("DB_STREAM_STATEMENT_TIMEOUT", "600"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
