@@ -53,7 +53,7 @@ def fold_terms(terms):
             ands.append(after | {literal})
         else:
             after |= {literal}
-    ands = {lits for lits in ands if not any((pair, not holds) in lits for pair, holds in lits)}
+    ands = [lits for lits in dict.fromkeys(ands) if not any((pair, not holds) in lits for pair, holds in lits)]
     return [lits for lits in ands if not any(other < lits for other in ands)]
 
 

@@ -394,6 +394,7 @@ def test_property_filters_are_one_subquery_whatever_their_number(client, federat
     [
         ("&".join(f"property=k{i}=v" for i in range(21)), "Too many property filters: 21 given, at most 20 allowed."),
         ("&".join(f"scope=s{i}" for i in range(51)), "Too many scope names: 51 given, at most 50 allowed."),
+        ("property=vo=bio%00med", "Null characters are not allowed."),
     ],
 )
 def test_too_many_filter_terms_are_refused(client, federation, query, message):
