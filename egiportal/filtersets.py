@@ -1,12 +1,16 @@
 """Shared FilterSet machinery: quick search, scope all/any matching and key=value property filters."""
 
+import operator
+from functools import reduce
+
 import django_filters
 from django import forms
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
 
@@ -17,6 +21,68 @@ from egiportal.models import AuditLog, VirtualOrganisation
 def filter_without_duplicates(qs, condition):
     """Filter through a to-many join without duplicating rows."""
     return qs.filter(pk__in=qs.model.objects.filter(condition).values("pk"))
+
+
+def having_all(model, field, values):
+    """Rows of `model` related through the to-many `field` to every one of `values`, as one subquery
+    `pk IN (... WHERE field IN values GROUP BY pk HAVING COUNT(DISTINCT field) = n)` whatever n: one
+    subquery per value made PostgreSQL's planning time explode (40 scope names took a minute)."""
+    values = set(values)
+    matching = model.objects.filter(**{f"{field}__in": values}).values("pk")
+    return matching.alias(matched=Count(field, distinct=True)).filter(matched=len(values)).values("pk")
+
+
+def property_match(path, key, value):
+    """The property reached through `path` has `key` (and `value`, unless it is None)."""
+    return Q(**{f"{path}__key": key}) if value is None else Q(**{f"{path}__key": key, f"{path}__value": value})
+
+
+def fold_terms(terms):
+    """GOCDB's left fold of [(operator, key, value)] (AND x, AND NOT x, OR x) as a flat OR of ANDs.
+
+    The fold holds when, for some j (the first term or an OR term), term j holds and so do the AND and
+    NOT terms after it. Each AND is a frozenset of literals ((key, value), holds); contradictory ones and
+    ones that a smaller one implies are dropped. Flat, so the SQL stays shallow however long the
+    expression: the nested fold overflowed SQLite's parser at a hundred terms.
+    """
+    ands, after = [], frozenset()
+    for index in reversed(range(len(terms))):
+        op, key, value = terms[index]
+        literal = ((key, value), op != "NOT")
+        if index == 0 or op == "OR":
+            ands.append(after | {literal})
+        else:
+            after |= {literal}
+    ands = [lits for lits in dict.fromkeys(ands) if not any((pair, not holds) in lits for pair, holds in lits)]
+    return [lits for lits in ands if not any(other < lits for other in ands)]
+
+
+def property_condition(model, terms, path="properties"):
+    """A condition on `model` where the fold of `terms` [(operator, key, value or None)] holds, each
+    term "has the property key (=value)", a None value meaning "the key exists".
+
+    One subquery whatever the number of terms: the matching property rows grouped per entity, one count
+    per distinct (key, value), the fold in HAVING. Entities without a matching property are absent from
+    it; when the fold holds for them (e.g. `NOT(a=b)`), the subquery lists the entities left out instead.
+    """
+    pairs = list(dict.fromkeys((key, value) for _, key, value in terms))
+    ands = fold_terms(terms)
+    if not ands:
+        return Q(pk__in=[])
+    flags = {f"term{i}": Count(path, filter=property_match(path, *pair)) for i, pair in enumerate(pairs)}
+    any_pair = reduce(operator.or_, (property_match(path, *pair) for pair in pairs))
+    grouped = model.objects.filter(any_pair).values("pk").alias(**flags)
+    formula = reduce(
+        operator.or_,
+        (Q(**{f"term{pairs.index(pair)}{'__gt' if holds else ''}": 0 for pair, holds in lits}) for lits in ands),
+    )
+    if any(not any(holds for _, holds in lits) for lits in ands):  # true for an entity without properties
+        return ~Q(pk__in=grouped.filter(~formula).values("pk"))
+    return Q(pk__in=grouped.filter(formula).values("pk"))
+
+
+def too_many(what, count, limit):
+    return f"Too many {what}: {count} given, at most {limit} allowed."
 
 
 class PropertyField(forms.CharField):
@@ -31,24 +97,43 @@ class PropertyField(forms.CharField):
             key, sep, val = item[:cut], item[cut : cut + 1], item[cut + 1 :]
             if not key.strip():
                 raise ValidationError(f"Property filter {item[:60]!r} needs a key, as key=value, key:value or key.")
+            self.run_validators(item)
             result.append((key.strip(), val.strip() if sep else None))
+        distinct = len(set(result))
+        if distinct > settings.FILTER_MAX_PROPERTY_TERMS:
+            raise ValidationError(too_many("property filters", distinct, settings.FILTER_MAX_PROPERTY_TERMS))
         return result
 
 
 class PropertyFilter(django_filters.Filter):
-    """Every given property must match (AND), like GOCDB's extensions filter."""
+    """Every given property must match (AND), like GOCDB's extensions filter; `path` leads to the
+    property rows (the row's own by default)."""
 
     field_class = PropertyField
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, path="properties", **kwargs):
         kwargs.setdefault("widget", forms.TextInput(attrs={"placeholder": "key=value"}))
+        self.path = path
         super().__init__(*args, **kwargs)
 
     def filter(self, qs, value):
-        for key, val in value or []:
-            condition = Q(properties__key=key) if val is None else Q(properties__key=key, properties__value=val)
-            qs = filter_without_duplicates(qs, condition)
-        return qs
+        if not value:
+            return qs
+        return qs.filter(property_condition(qs.model, [("AND", *pair) for pair in value], self.path))
+
+
+class ScopeNamesField(django_filters.fields.ModelMultipleChoiceField):
+    """Scope names, at most FILTER_MAX_SCOPES distinct ones."""
+
+    def clean(self, value):
+        distinct = len(set(value or []))
+        if distinct > settings.FILTER_MAX_SCOPES:
+            raise ValidationError(too_many("scope names", distinct, settings.FILTER_MAX_SCOPES))
+        return super().clean(value)
+
+
+class ScopeNamesFilter(django_filters.ModelMultipleChoiceFilter):
+    field_class = ScopeNamesField
 
 
 class MultiValueTextWidget(forms.TextInput):

@@ -67,6 +67,7 @@ PORTAL_GRANT_SOURCES = (
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "egiportal.dbtimeout.StatementTimeoutMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -172,6 +173,10 @@ DATABASES = {
         conn_health_checks=True,  # a kept connection that the server closed is replaced, not a failed request
     ),
 }
+# PostgreSQL statement_timeout in seconds (0: none) for web requests, and for the streamed unpaged PI
+# replies while they stream (egiportal.dbtimeout); Celery tasks and management commands keep the server's.
+DB_STATEMENT_TIMEOUT = float(os.environ.get("DB_STATEMENT_TIMEOUT", "15"))
+DB_STREAM_STATEMENT_TIMEOUT = float(os.environ.get("DB_STREAM_STATEMENT_TIMEOUT", "600"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -212,6 +217,12 @@ MAX_PROPERTIES_PER_ENTITY = int(os.environ.get("MAX_PROPERTIES_PER_ENTITY", "20"
 MINIMUM_SCOPES = int(os.environ.get("MINIMUM_SCOPES", "1"))
 RESTRICT_PERSONAL_DATA = env_bool("RESTRICT_PERSONAL_DATA", True)
 
+# Hostile filters: the most scope names and distinct property (extensions) terms one list filter takes,
+# in the PI, REST and the browser alike. Each is one bounded query whatever the count; the caps keep
+# even that query small. A request past them gets an error saying so.
+FILTER_MAX_SCOPES = int(os.environ.get("FILTER_MAX_SCOPES", "50"))
+FILTER_MAX_PROPERTY_TERMS = int(os.environ.get("FILTER_MAX_PROPERTY_TERMS", "20"))
+
 # GOCDB programmatic interface (§11, §12). The front-proxy headers carrying a verified client
 # certificate DN or OIDC subject are off by default: set them only behind a proxy that strips them
 # from client requests.
@@ -243,6 +254,7 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5.html"
 DJANGO_TABLES2_PAGE_RANGE = 8
+LIST_MAX_PER_PAGE = int(os.environ.get("LIST_MAX_PER_PAGE", "100"))  # rows a browser list shows at most per page
 
 SESSION_COOKIE_HTTPONLY = True
 

@@ -47,10 +47,11 @@ class ObjectListView(View):
         filterset = self.filterset_class(request.GET, queryset=self.get_queryset(request), request=request)
         valid = filterset.is_valid()
         rows = filterset.qs if valid else self.queryset.none()
-        table = self.table_class(rows, request=request)
+        table = self.table_class(rows)  # without the request: django-tables2 would page it unchecked
         if request.GET.get("export") == "csv" and valid:
+            RequestConfig(request, paginate=False).configure(table)  # sorted, every row
             return self.export_csv(table, model)
-        RequestConfig(request, paginate={"per_page": _per_page(request, table)}).configure(table)
+        configure_table(request, table)
         context = {
             "model": model,
             "verbose_name_plural": model._meta.verbose_name_plural,
@@ -76,11 +77,21 @@ def csv_safe(value):
     return "'" + text if text[:1] in ("=", "+", "@", "\t", "\r") else text
 
 
-def _per_page(request, table):
-    try:
-        return max(1, min(int(request.GET.get("per_page", "")), 500))
-    except ValueError:
-        return table._meta.per_page
+def configure_table(request, table):
+    """Sort and page `table` (made without `request=`) from the request; returns it. `per_page` is clamped to 1..LIST_MAX_PER_PAGE and a value
+    that is not a whole number gives the default, as a `page` that is not one gives the first page (past
+    the end: the last). django-tables2's own paging took `per_page` as given: 100000 rows, a 500 for -5."""
+    RequestConfig(request, paginate=False).configure(table)
+    table.paginate(per_page=_per_page(request, table._meta.per_page))
+    table.page = table.paginator.get_page(request.GET.get("page"))
+    return table
+
+
+def _per_page(request, default):
+    value = request.GET.get("per_page", "")
+    if not (value.isascii() and value.isdigit()) or not value.strip("0"):
+        return default
+    return settings.LIST_MAX_PER_PAGE if len(value) > 18 else min(int(value), settings.LIST_MAX_PER_PAGE)
 
 
 class ObjectDetailView(View):

@@ -6,7 +6,7 @@ filterset invalid, so the list answers 400 instead of silently showing everythin
 
 import django_filters
 from django import forms
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from egiportal.filtersets import (
@@ -16,10 +16,11 @@ from egiportal.filtersets import (
     StrictBooleanFilter,
     by_name,
     filter_without_duplicates,
+    having_all,
 )
 from sites.choices import CertificationStatus
 from sites.filtersets import ScopedFilterSet, ScopeMatch
-from sites.models import NGI, Country, Site, SiteProperty
+from sites.models import NGI, Country, Site
 
 from .choices import Classification, Severity
 from .models import (
@@ -88,16 +89,6 @@ class DowntimeState:
     choices = [(ONGOING, "Ongoing"), (FUTURE, "Not started"), (PAST, "Ended")]
 
 
-class SitePropertyFilter(PropertyFilter):
-    """key=value (or bare key) on the custom properties of the downtime's site."""
-
-    def filter(self, qs, value):
-        for key, val in value or []:
-            condition = Q(key=key) if val is None else Q(key=key, value=val)
-            qs = qs.filter(site__in=SiteProperty.objects.filter(condition).values("parent"))
-        return qs
-
-
 class DowntimeFilterSet(ScopedFilterSet):
     """Downtimes by site, NGI, severity, classification, state, time range, service type, service group,
     the scopes of their services (all/any) and the properties of their site."""
@@ -127,8 +118,8 @@ class DowntimeFilterSet(ScopedFilterSet):
         None, ServiceGroup.objects.all(), "name", "Service group", typed=True, method="filter_service_group"
     )
     property = None  # downtimes have no properties of their own; see site_property
-    site_property = SitePropertyFilter(
-        label="Site property", widget=MultiValueTextWidget(attrs={"placeholder": "key=value"})
+    site_property = PropertyFilter(
+        path="site__properties", label="Site property", widget=MultiValueTextWidget(attrs={"placeholder": "key=value"})
     )
     # The API's yes/no form of state=ongoing; hidden in the browser, whose sidebar offers `state`.
     ongoing = StrictBooleanFilter(method="filter_ongoing", label="Ongoing", widget=forms.HiddenInput)
@@ -165,10 +156,9 @@ class DowntimeFilterSet(ScopedFilterSet):
         if not value:
             return qs
         ids = [s.pk for s in value]
-        services = Service.objects.filter(scopes__in=ids)
-        if self.form.cleaned_data.get("scope_match") != ScopeMatch.ANY:
-            services = services.values("pk").annotate(n=Count("scopes", distinct=True)).filter(n=len(ids))
-        return filter_without_duplicates(qs, Q(services__in=services.values("pk")))
+        if self.form.cleaned_data.get("scope_match") == ScopeMatch.ANY:
+            return self.filter_scope_any(qs, name, value)
+        return filter_without_duplicates(qs, Q(services__in=having_all(Service, "scopes", ids)))
 
     def filter_scope_any(self, qs, name, value):
         """`scope__any`: one of the downtime's services carries one of the scopes."""

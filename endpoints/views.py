@@ -5,7 +5,6 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views import View
-from django_tables2 import RequestConfig
 
 from egiportal import permissions
 from egiportal.views import (
@@ -17,6 +16,7 @@ from egiportal.views import (
     PropertiesView,
     PropertyDeleteView,
     _add_errors,
+    configure_table,
 )
 from sites.choices import Action
 from sites.models import Site
@@ -185,9 +185,7 @@ class ServiceTypeView(ObjectDetailView):
     template_name = "endpoints/servicetype.html"
 
     def get_extra_context(self, request, obj):
-        table = ServiceTable(SERVICE_LIST_QS.filter(service_type=obj), request=request)
-        RequestConfig(request, paginate={"per_page": 50}).configure(table)
-        return {"table": table}
+        return {"table": configure_table(request, ServiceTable(SERVICE_LIST_QS.filter(service_type=obj)))}
 
 
 # -- end services --

@@ -1,6 +1,5 @@
 import django_filters
 from django import forms
-from django.db.models import Count
 
 from egiportal.filtersets import (
     INT64_MAX,
@@ -9,7 +8,9 @@ from egiportal.filtersets import (
     ListFilter,
     MultiValueTextWidget,
     PropertyFilter,
+    ScopeNamesFilter,
     by_name,
+    having_all,
 )
 
 from .choices import CertificationStatus, EntityKind, Infrastructure
@@ -27,15 +28,13 @@ class ScopeMatch:
 class ScopedFilterSet(BaseFilterSet):
     """Adds `scope` (repeatable) with `scope_match` = all (default) or any, and `property`."""
 
-    scope = django_filters.ModelMultipleChoiceFilter(
-        queryset=Scope.objects.all(), to_field_name="name", method="filter_scope", label="Scope"
-    )
+    scope = ScopeNamesFilter(queryset=Scope.objects.all(), to_field_name="name", method="filter_scope", label="Scope")
     scope_match = django_filters.ChoiceFilter(
         choices=ScopeMatch.choices, method="noop", label="Scope match", empty_label=None
     )
     property = PropertyFilter(label="Property", widget=MultiValueTextWidget(attrs={"placeholder": "key=value"}))
     # The API's "any of these scopes" (repeatable or comma-separated); hidden in the browser's sidebar.
-    scope__any = django_filters.ModelMultipleChoiceFilter(
+    scope__any = ScopeNamesFilter(
         queryset=Scope.objects.all(),
         to_field_name="name",
         method="filter_scope_any",
@@ -54,17 +53,10 @@ class ScopedFilterSet(BaseFilterSet):
     def filter_scope(self, qs, name, value):
         if not value:
             return qs
-        names = [s.pk for s in value]
+        ids = [s.pk for s in value]
         if self.form.cleaned_data.get("scope_match") == ScopeMatch.ANY:
-            matching = qs.model.objects.filter(scopes__in=names)
-        else:
-            matching = (
-                qs.model.objects.filter(scopes__in=names)
-                .values("pk")
-                .annotate(n=Count("scopes", distinct=True))
-                .filter(n=len(names))
-            )
-        return qs.filter(pk__in=matching.values("pk"))
+            return qs.filter(pk__in=qs.model.objects.filter(scopes__in=ids).values("pk"))
+        return qs.filter(pk__in=having_all(qs.model, "scopes", ids))
 
 
 class ProjectFilterSet(BaseFilterSet):

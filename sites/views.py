@@ -10,6 +10,7 @@ from egiportal.views import (
     ObjectFormView,
     ObjectHistoryView,
     ObjectListView,
+    configure_table,
 )
 from endpoints.models import Service
 
@@ -63,7 +64,7 @@ class NGIView(ObjectDetailView):
 
     def get_extra_context(self, request, obj):
         return {
-            "sites": SiteTable(SITE_LIST_QS.filter(ngi=obj), request=request, orderable=False),
+            "sites": configure_table(request, SiteTable(SITE_LIST_QS.filter(ngi=obj), orderable=False)),
             "contacts": contacts_of(request.user, obj),
             "personal_data": permissions.may_see_personal_data(request.user),
             "can_add_site": permissions.authorise(request.user, Action.NGI_ADD_SITE, obj),
@@ -156,5 +157,5 @@ class ScopeView(ObjectDetailView):
     def get_extra_context(self, request, obj):
         return {
             "ngis": obj.ngis.all(),
-            "site_table": SiteTable(SITE_LIST_QS.filter(scopes=obj), request=request, orderable=False),
+            "site_table": configure_table(request, SiteTable(SITE_LIST_QS.filter(scopes=obj), orderable=False)),
         }

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 from django.views.decorators.http import require_safe
 
-from .. import identity, oidc, permissions
+from .. import dbtimeout, identity, oidc, permissions
 from ..pixml import document
 from . import paging
 from .base import PROTECTED, PUBLIC, Listing, PIDenied, PIError, Query
@@ -66,7 +66,7 @@ def replies(query, method):
     if method.pageable and (next_cursor is not None or prev_cursor is not None):
         meta, page = paged(query, result, next_cursor, prev_cursor)
         return [meta, *result.render(page)]
-    return (el for batch in batches(result, paging.CHUNK) for el in result.render(batch))
+    return dbtimeout.streaming(el for batch in batches(result, paging.CHUNK) for el in result.render(batch))
 
 
 @require_safe

@@ -5,9 +5,9 @@ from datetime import UTC, datetime, time
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
 from django.utils import timezone
 
+from ..filtersets import having_all, property_condition, too_many
 from .base import PIDenied, PIError
 
 
@@ -100,13 +100,13 @@ def scope_filter(query, qs, path="scopes"):
         names = [n for n in query.get("scope").strip(",").split(",")]
         if names == [""]:
             return qs
+    if len(set(names)) > settings.FILTER_MAX_SCOPES:
+        raise PIError(too_many("scope names", len(set(names)), settings.FILTER_MAX_SCOPES))
     match = query.get("scope_match") or settings.PI_DEFAULT_SCOPE_MATCH  # `scope_match=` is PHP's null
     model = qs.model
     if len(names) == 1 or match != "all":
         return qs.filter(pk__in=model.objects.filter(**{f"{path}__name__in": names}).values("pk"))
-    for name in dict.fromkeys(names):
-        qs = qs.filter(pk__in=model.objects.filter(**{f"{path}__name": name}).values("pk"))
-    return qs
+    return qs.filter(pk__in=having_all(model, f"{path}__name", names))
 
 
 OPERATORS = ("AND", "OR", "NOT")
@@ -184,20 +184,14 @@ def extensions_filter(query, qs, name="extensions", path="properties"):
     group, so an OR term cannot lift the method's other filters (scope, site, cursor): a deliberate
     difference from GOCDB's quirk (§13.4). A leading OR term stands alone, as in GOCDB without other
     filters (its oracle: `OR(VO2=bar)(VO2=baz)` is "bar or baz", not everything).
+
+    The whole expression is one subquery (`property_condition`), and at most FILTER_MAX_PROPERTY_TERMS
+    distinct key=value terms are taken (GOCDB no longer caps them, but a subquery each stalled the database).
     """
     if name not in query:
         return qs
-    condition = None
-    model = qs.model
-    for operator, key, value in parse_extensions(query.get(name)):
-        match = {f"{path}__key": key} if value is None else {f"{path}__key": key, f"{path}__value": value}
-        term = Q(pk__in=model.objects.filter(**match).values("pk"))
-        if operator == "NOT":
-            term = ~term
-        if condition is None:
-            condition = term
-        elif operator == "OR":
-            condition = condition | term
-        else:
-            condition = condition & term
-    return qs.filter(condition)
+    terms = parse_extensions(query.get(name))
+    distinct = len({term[1:] for term in terms})
+    if distinct > settings.FILTER_MAX_PROPERTY_TERMS:
+        raise PIDenied(too_many(f"{name} terms", distinct, settings.FILTER_MAX_PROPERTY_TERMS))
+    return qs.filter(property_condition(qs.model, terms, path))

@@ -489,6 +489,52 @@ def test_default_scope_match_setting(client, settings):
     assert site_list(client, scope="Alpha,Gamma", scope_match="all") == scope_reference(sites, "Alpha,Gamma", "all")
 
 
+def query_shape(client, params):
+    """The number of queries a PI request runs and of SELECTs (subqueries included) in them."""
+    with CaptureQueriesContext(connection) as queries:
+        response, body = fetch(client, params)
+    assert response.status_code == 200 and "<error>" not in body, body[:300]
+    return len(queries), sum(q["sql"].upper().count("SELECT") for q in queries)
+
+
+def test_scope_match_all_is_one_subquery_whatever_the_number_of_names(client):
+    """40 names made 40 subqueries, and PostgreSQL's planning took a minute: now one GROUP BY."""
+    sites = make_scoped_sites()
+    many = ["Alpha", "Beta"] + [f"x{i}" for i in range(38)]
+    two = query_shape(client, {"method": "get_site_list", "scope": "Alpha,Beta", "scope_match": "all"})
+    forty = query_shape(client, {"method": "get_site_list", "scope": ",".join(many), "scope_match": "all"})
+    assert forty == two
+    assert site_list(client, scope="Alpha,Beta,Gamma", scope_match="all") == scope_reference(
+        sites, "Alpha,Beta,Gamma", "all"
+    )
+
+
+def test_extensions_are_one_subquery_whatever_the_number_of_terms(client):
+    make_property_sites()
+    base = query_shape(client, {"method": "get_site_list", "extensions": "(VO=atlas)"})
+    repeated = query_shape(client, {"method": "get_site_list", "extensions": "(VO=atlas)" * 60})
+    distinct = "".join(f"{op}(k{i}=v)" for i, op in zip(range(20), cycle(["AND", "OR", "NOT"])))
+    assert repeated == base == query_shape(client, {"method": "get_site_list", "extensions": distinct})
+
+
+def test_too_many_scope_names_is_an_error(client, settings):
+    names = ",".join(f"s{i}" for i in range(settings.FILTER_MAX_SCOPES + 1))
+    for match in ("all", "any"):
+        response, body = fetch(client, {"method": "get_site_list", "scope": names, "scope_match": match})
+        assert_xml_error(
+            response, body, f"Too many scope names: 51 given, at most {settings.FILTER_MAX_SCOPES} allowed."
+        )
+    assert site_list(client, scope=",".join(f"s{i % 50}" for i in range(60))) == []  # repeats count once
+
+
+def test_too_many_extension_terms_is_a_plain_text_error(client, settings):
+    text = "".join(f"(k{i}=v)" for i in range(settings.FILTER_MAX_PROPERTY_TERMS + 1))
+    response, body = fetch(client, {"method": "get_site_list", "extensions": text})
+    assert_text_reply(response, body, "Too many extensions terms: 21 given, at most 20 allowed.")
+    response, body = fetch(client, {"method": "get_downtime", "site_extensions": text})
+    assert_text_reply(response, body, "Too many site_extensions terms: 21 given, at most 20 allowed.")
+
+
 # ================================================================ 3. LIKE (§11.3): SQLite GLOB == PostgreSQL LIKE
 
 
@@ -607,6 +653,20 @@ def test_unknown_parameter(client, key):
     response, body = fetch(client, {"method": "get_site_list", key: "x"})
     assert_xml_error(response, body, f"Unsupported parameter: {key}")
     assert not body.startswith("<?xml")
+
+
+@pytest.mark.parametrize("value", ["-5", "0", "100000", "abc", "1e9", "99999999999999999999", "1\x00"])
+def test_hostile_paging_values(client, value):
+    """`page` is not a PI parameter (GOCDB dropped it); cursors take whole numbers of up to 18 digits."""
+    response, body = fetch(client, {"method": "get_downtime", "page": value})
+    assert_xml_error(response, body, "Unsupported parameter: page")
+    response, body = fetch(client, {"method": "get_downtime", "next_cursor": value})
+    if value.isdigit() and len(value) <= 18:
+        assert body.startswith(DECLARATION) and parse(body)[0].tag == "meta"
+    elif "\x00" in value:
+        assert_xml_error(response, body, f"Unsuported chracter in value: {value}")
+    else:
+        assert body == CURSOR_ERROR.format("next_cursor")
 
 
 def test_unknown_parameter_on_a_method_without_parameters(client):

@@ -12,7 +12,7 @@ from django.urls import reverse
 from egiportal.models import AuditLog
 from endpoints.models import EndpointLocation, EndpointProperty, Service, ServiceProperty
 from endpoints.tests.factories import DowntimeFactory, EndpointFactory, ServiceFactory, service_type
-from sites.models import Country, Scope
+from sites.models import Country, Scope, SiteProperty
 from sites.tests.factories import SiteFactory, user_with
 
 pytestmark = pytest.mark.django_db
@@ -368,6 +368,50 @@ def test_unknown_filter_values_give_400(client, federation, query):
     assert response.status_code == 400
     assert "The filter is not valid" in response.content.decode()
     assert len(response.context["table"].rows) == 0
+
+
+def select_count(client, path):
+    """The number of queries of a list page and of SELECTs (subqueries included) in them."""
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(path).status_code == 200
+    return len(queries), sum(q["sql"].upper().count("SELECT") for q in queries)
+
+
+def test_property_filters_are_one_subquery_whatever_their_number(client, federation):
+    """`?property=` 60 times made one subquery each and stalled PostgreSQL: now one GROUP BY for all."""
+    one = "property=k0=v"
+    many = "&".join(f"property=k{i}=v" for i in range(20))
+    assert select_count(client, url("service_list") + "?" + one) == select_count(
+        client, url("service_list") + "?" + many
+    )
+    assert hostnames(client.get(url("service_list") + "?" + "&".join(["property=vo=biomed"] * 60))) == [
+        "b1.example.org"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("&".join(f"property=k{i}=v" for i in range(21)), "Too many property filters: 21 given, at most 20 allowed."),
+        ("&".join(f"scope=s{i}" for i in range(51)), "Too many scope names: 51 given, at most 50 allowed."),
+        ("property=vo=bio%00med", "Null characters are not allowed."),
+    ],
+)
+def test_too_many_filter_terms_are_refused(client, federation, query, message):
+    response = client.get(url("service_list") + "?" + query)
+    assert response.status_code == 400 and message in response.content.decode()
+    reply = client.get("/api/v1/services/?" + query)
+    assert reply.status_code == 400 and message in str(reply.json())
+
+
+def test_downtime_site_property_filter_is_one_subquery(client, federation):
+    a, _ = federation
+    DowntimeFactory(site=a, services=list(a.services.all()))
+    SiteProperty.objects.create(parent=a, key="tier", value="1")
+    one = url("downtime_list") + "?site_property=k0=v"
+    many = one + "".join(f"&site_property=k{i}=v" for i in range(1, 20))
+    assert select_count(client, one) == select_count(client, many)
+    assert client.get(url("downtime_list") + "?" + "&".join(["site_property=tier=1"] * 21)).status_code == 200
 
 
 def test_endpoint_list_filters(client, federation):

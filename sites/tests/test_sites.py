@@ -6,6 +6,7 @@ import io
 import pytest
 from django.urls import reverse
 
+from endpoints.tests.factories import ServiceFactory
 from sites.models import Country, Scope
 from sites.tests.factories import NGIFactory, ProjectFactory, SiteFactory
 
@@ -111,6 +112,47 @@ def test_pagination(client, federation):
     assert [r.record.short_name for r in response.context["table"].page.object_list] == ["UTR"]
     assert "3 results" in response.content.decode()
     assert client.get(LIST, {"per_page": "lots"}).status_code == 200
+
+
+HOSTILE_NUMBERS = ["-5", "0", "100000", "abc", "1e9", "99999999999999999999", "1\x00", "\u0663", " 2"]
+
+
+@pytest.mark.parametrize("value", HOSTILE_NUMBERS)
+def test_hostile_paging_of_html_lists(client, federation, settings, value):
+    """per_page is clamped to LIST_MAX_PER_PAGE; what is not a whole number gives the default (it was a
+    500 for -5, and 100000 rows were rendered); a bad page gives the first (past the end: the last)."""
+    settings.LIST_MAX_PER_PAGE = 2
+    for params in ({"per_page": value}, {"page": value}, {"per_page": value, "page": value}):
+        response = client.get(LIST, params)
+        assert response.status_code == 200, params
+        page = response.context["table"].page
+        big = value.isdigit() and value.isascii() and int(value) > 0 and "per_page" in params
+        assert page.paginator.per_page == (2 if big else 50)
+        assert page.number in (1, page.paginator.num_pages)
+        assert len(page.object_list) == min(page.paginator.per_page, 3 - (page.number - 1) * page.paginator.per_page)
+
+
+def test_hostile_paging_of_tables_on_detail_pages(client, federation):
+    a, _, _ = federation
+    service = ServiceFactory(site=a)
+    pages = (f"/ngis/{a.ngi.pk}/", f"/scopes/{a.scopes.first().pk}/", f"/service-types/{service.service_type.pk}/")
+    for path in pages:
+        for value in ("-5", "0", "100000"):
+            response = client.get(path, {"per_page": value, "page": value})
+            assert response.status_code == 200, (path, value)
+
+
+@pytest.mark.parametrize("value", HOSTILE_NUMBERS)
+def test_hostile_paging_of_the_rest_api(client, federation, value):
+    """limit above the maximum is clamped, 0 is the maximum; anything else not a whole number is a 400."""
+    for name in ("limit", "offset", "cursor"):
+        reply = client.get("/api/v1/sites/", {name: value})
+        if value.isascii() and value.isdigit() and len(value) <= 18:
+            assert reply.status_code == 200, (name, value)
+            if name == "limit":
+                assert len(reply.json()["results"]) == 3
+        else:
+            assert reply.status_code == 400 and name in reply.json(), (name, value)
 
 
 def test_csv_export_of_the_filtered_rows(client, federation):
