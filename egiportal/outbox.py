@@ -52,17 +52,21 @@ class OutboxTask(Task):
                 if message is None:
                     logger.info("Outbox message %s is done already: %s not run again", outbox_id, self.name)
                     return None
-                result = super().__call__(*args, **kwargs)
+                # run() and not super().__call__(), which would replace the worker's request (its retry
+                # count, its kwargs with the outbox_id that a retry must carry) with a bare one.
+                result = self.run(*args, **kwargs)
                 message.done_at = timezone.now()
                 message.last_error = ""
                 message.save(update_fields=["done_at", "last_error"])
                 return result
         except Exception as exc:
-            _record_error(outbox_id, exc.exc if isinstance(exc, Retry) and exc.exc else exc)
+            _record_error(outbox_id, exc)
             raise
 
 
 def _record_error(pk, error, **fields):
+    if isinstance(error, Retry) and error.exc is not None:
+        error = error.exc  # the error that made the run retry, not the retry itself
     OutboxMessage.objects.filter(pk=pk).update(last_error=f"{type(error).__name__}: {error}"[:2000], **fields)
 
 
