@@ -139,22 +139,14 @@ def test_request_notifies_approvers_through_the_task(
     assert [m.to for m in mailoutbox] == [[world["ngi_man"].email]]
 
 
-def test_request_is_kept_when_the_broker_is_down(world, django_capture_on_commit_callbacks, caplog):
+def test_request_is_kept_when_the_broker_is_down(world, django_capture_on_commit_callbacks, caplog, broker_down):
     """A dead broker is logged; the saved request is not turned into an error and its e-mail waits in the
     outbox for the relay."""
-    from egiportal.celery import app
-
-    saved = app.conf.task_always_eager, app.conf.broker_url
-    app.conf.task_always_eager, app.conf.broker_url = False, "redis://127.0.0.1:1/0"
-    app._pool = app.amqp._producer_pool = None  # drop connections cached for another broker
-    try:
+    with broker_down():
         started = time.monotonic()
         with django_capture_on_commit_callbacks(execute=True):
             role = services.request_role(world["alice"], world["site"], "SITE_ADMIN")
         elapsed = time.monotonic() - started
-    finally:
-        app.conf.task_always_eager, app.conf.broker_url = saved
-        app._pool = app.amqp._producer_pool = None
     assert Role.objects.get(pk=role.pk).status == PENDING
     assert "left for the relay" in caplog.text
     message = OutboxMessage.objects.get()
