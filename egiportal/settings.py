@@ -175,7 +175,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 # The transactional outbox (egiportal.outbox): pending messages not handed over for OUTBOX_RELAY_AFTER
 # seconds are published again by the relay, every OUTBOX_RELAY_INTERVAL seconds, until a run completes
-# them or OUTBOX_MAX_ATTEMPTS runs failed (then they wait for an administrator in the admin).
+# them or OUTBOX_MAX_ATTEMPTS runs failed (then they stay pending, with their last error, for an operator).
 OUTBOX_RELAY_AFTER = int(os.environ.get("OUTBOX_RELAY_AFTER", "300"))
 OUTBOX_RELAY_INTERVAL = int(os.environ.get("OUTBOX_RELAY_INTERVAL", "60"))
 OUTBOX_MAX_ATTEMPTS = int(os.environ.get("OUTBOX_MAX_ATTEMPTS", "20"))
