@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -121,6 +122,26 @@ def eager_tasks():
     app.conf.task_always_eager, app.conf.task_eager_propagates = saved
 
 
+@pytest.fixture
+def broker_down():
+    """A context manager: inside it this process publishes tasks (not eagerly) to a Redis address where
+    nothing listens, as during a Redis outage; on leaving, the broker and eager mode are as before."""
+    from egiportal.celery import app
+
+    @contextmanager
+    def down():
+        saved = app.conf.task_always_eager, app.conf.broker_url
+        app.conf.task_always_eager, app.conf.broker_url = False, "redis://127.0.0.1:1/0"
+        _reset_producers(app)
+        try:
+            yield
+        finally:
+            app.conf.task_always_eager, app.conf.broker_url = saved
+            _reset_producers(app)
+
+    return down
+
+
 @dataclass
 class Worker:
     """A running `celery worker` subprocess and where its e-mails land."""
@@ -142,6 +163,21 @@ class Worker:
                 if chunk.strip():
                     found.append(email.message_from_string(chunk.strip()))
         return found
+
+    def kill(self):
+        """SIGKILL the worker, as the kernel's OOM killer or a lost machine would: no warm shutdown, the
+        message it is running stays unacknowledged."""
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+    def restart(self, pool="solo", **env):
+        """Start a new worker in place of a stopped one, with the same mail directory and log; `env`
+        overrides the worker's environment. The queue is not purged: messages waiting there are its work."""
+        _stop(self.process)
+        logged = len(self.log())
+        self.process = _spawn(self.log_path, {**self.env, **env}, purge=False, pool=pool)
+        _wait_until_ready(self, since=logged)
+        return self
 
     def wait_for_messages(self, count=1, timeout=60):
         """Wait (bounded) until at least `count` complete e-mails are written; fail with the log if not."""
@@ -170,24 +206,30 @@ def _start_worker(tmp_path, redis_url, database_url):
         "PORTAL_URL": portal_url,
     }
     env.pop("CELERY_TASK_ALWAYS_EAGER", None)
+    log_path = tmp_path / "worker.log"
+    # --purge drops messages left in the queue by earlier runs, so only this test's tasks are seen.
+    return Worker(_spawn(log_path, env, purge=True), mail_dir, log_path, portal_url, env)
+
+
+def _spawn(log_path, env, purge, pool="solo"):
     celery = Path(sys.executable).with_name("celery")
     if not celery.exists():
         celery = Path(django_settings.BASE_DIR) / ".venv" / "bin" / "celery"
-    log_path = tmp_path / "worker.log"
-    # --purge drops messages left in the queue by earlier runs, so only this test's tasks are seen.
-    command = [str(celery), "-A", "egiportal", "worker", "--pool=solo", "--concurrency=1", "--purge"]
+    command = [str(celery), "-A", "egiportal", "worker", f"--pool={pool}", "--concurrency=1"]
+    command += ["--purge"] if purge else []
     command += ["--loglevel=INFO", "--without-gossip", "--without-mingle", "--hostname", f"roles-test-{os.getpid()}@%h"]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=django_settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
-    return Worker(process, mail_dir, log_path, portal_url, env)
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(command, cwd=django_settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
-def _wait_until_ready(worker):
+def _wait_until_ready(worker, since=0):
+    """Wait until the worker logs that it is ready (after character `since` of the log: a restarted
+    worker appends to the log of the one before)."""
     deadline = time.monotonic() + WORKER_START_TIMEOUT
     while time.monotonic() < deadline:
         if worker.process.poll() is not None:
             pytest.fail(f"The worker exited with {worker.process.returncode}:\n{worker.log()}")
-        if " ready." in worker.log():
+        if " ready." in worker.log()[since:]:
             return
         time.sleep(0.2)
     pytest.fail(f"The worker was not ready within {WORKER_START_TIMEOUT} s:\n{worker.log()}")

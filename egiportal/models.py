@@ -419,3 +419,29 @@ class APIToken(SecretToken, models.Model):
     def caller(self):
         """The fields of an egiportal.identity.Caller."""
         return {"identifier": self.prefix, "kind": "API token", "user": self.user, "token": self}
+
+
+class OutboxMessage(models.Model):
+    """A task that a change asks for, written in the change's own transaction (egiportal.outbox).
+
+    The row is handed to the broker after commit and again by the periodic relay until a run of the
+    task marks it done, in the transaction of that run: the work is neither lost when the broker is
+    down nor done twice when the message is delivered twice. `task` is a dotted task name, so the
+    core names no app.
+    """
+
+    task = models.CharField(max_length=200)
+    args = models.JSONField(default=list)
+    created = models.DateTimeField(auto_now_add=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "outbox message"
+        indexes = [models.Index(fields=["created"], condition=Q(done_at__isnull=True), name="outbox_pending")]
+
+    def __str__(self):
+        return f"{self.task}{tuple(self.args)}"

@@ -201,10 +201,40 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = REDIS_URL or None
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Tasks that must happen (egiportal.outbox.OutboxTask) are acknowledged when over: a worker takes one
+# message at a time, and Redis delivers again a message whose worker died after this many seconds.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_VISIBILITY_TIMEOUT = int(os.environ.get("CELERY_BROKER_VISIBILITY_TIMEOUT", "3600"))
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT,
+    "unacked_restore_interval": min(10, CELERY_BROKER_VISIBILITY_TIMEOUT),
+    "unacked_restore_throttle": 1,
+    # A publication gives up on an unreachable broker within a second, not after kombu's default 4-6 s of
+    # retries, so that no request waits on it: the outbox keeps the message for the relay.
+    "socket_connect_timeout": 2,
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+# The transactional outbox (egiportal.outbox): pending messages not handed over for OUTBOX_RELAY_AFTER
+# seconds are published again by the relay, every OUTBOX_RELAY_INTERVAL seconds, until a run completes
+# them or OUTBOX_MAX_ATTEMPTS runs failed (then they stay pending, with their last error, for an operator).
+OUTBOX_RELAY_AFTER = int(os.environ.get("OUTBOX_RELAY_AFTER", "300"))
+OUTBOX_RELAY_INTERVAL = int(os.environ.get("OUTBOX_RELAY_INTERVAL", "60"))
+OUTBOX_MAX_ATTEMPTS = int(os.environ.get("OUTBOX_MAX_ATTEMPTS", "20"))
+CELERY_BEAT_SCHEDULE = {
+    "relay-outbox": {
+        "task": "egiportal.tasks.relay_outbox",
+        "schedule": OUTBOX_RELAY_INTERVAL,
+        "options": {"expires": OUTBOX_RELAY_INTERVAL},  # relays that no worker took in time pile up for nothing
+    },
+}
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "127.0.0.1")
 EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "30"))  # a stalled mail server fails the try, which is retried
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "portal@egi-portal.invalid")
 EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "mail"))
 

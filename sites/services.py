@@ -4,7 +4,6 @@ Every operation takes the acting user first, checks the role rules of specs/gocd
 through the models, writes inside one transaction and records the change in the audit log.
 """
 
-import logging
 import re
 from datetime import timedelta
 
@@ -17,9 +16,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.urls import reverse
 from django.utils import timezone
-from kombu.exceptions import OperationalError
 
-from egiportal import audit, validators
+from egiportal import audit, outbox, validators
 from egiportal.choices import AuditAction
 from egiportal.errors import Forbidden, NotFound
 from egiportal.permissions import require
@@ -29,8 +27,6 @@ from .choices import Action, CertificationStatus, EntityKind, RoleStatus
 from .choices import AuditAction as SiteAction
 from .models import APICredential, CertificationStatusLog, OwnedEntity, Role
 from .roles import REQUESTABLE, role_types_for
-
-logger = logging.getLogger(__name__)
 
 # §7.2: transitions refused to non-admins.
 FORBIDDEN_TRANSITIONS = {
@@ -205,7 +201,7 @@ def request_role(actor, entity, role_type):
     except IntegrityError:  # a concurrent identical request won the race
         raise ValidationError({"role_type": f"You have already requested this role over {entity}."}) from None
     audit.record(actor, SiteAction.ROLE_REQUEST, role, None, role.audit_state(), "Role requested")
-    transaction.on_commit(lambda: _enqueue_notification(role.pk))
+    outbox.enqueue("sites.tasks.notify_role_request", role.pk)
     return role
 
 
@@ -323,17 +319,6 @@ def send_role_request_notification(role_id):
     recipients = [user.email for user in role_request_recipients(role)]
     send_mass_mail([(subject, body, settings.DEFAULT_FROM_EMAIL, [address]) for address in recipients])
     return recipients
-
-
-def _enqueue_notification(role_pk):
-    """Queue the approvers' e-mail. A broker outage must not turn a saved request into an error page:
-    the request stays visible on the approvers' pending-requests page, so log and carry on."""
-    from .tasks import notify_role_request  # the task module imports this one
-
-    try:
-        notify_role_request.delay(role_pk)
-    except OperationalError:
-        logger.exception("Could not queue the notification of role request %s", role_pk)
 
 
 # ---------------------------------------------------------------------------------------------

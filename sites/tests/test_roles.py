@@ -1,11 +1,13 @@
 """Role services (specs/gocdb.md §5.6): request, grant, reject, revoke, pending queue, notification."""
 
+import time
+
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from egiportal.models import AuditLog
+from egiportal.models import AuditLog, OutboxMessage
 from egiportal.tests.factories import UserFactory
 from endpoints.tests.factories import ServiceGroupFactory
 from sites import services
@@ -137,25 +139,25 @@ def test_request_notifies_approvers_through_the_task(
     assert [m.to for m in mailoutbox] == [[world["ngi_man"].email]]
 
 
-def test_request_is_kept_when_the_broker_is_down(world, django_capture_on_commit_callbacks, caplog):
-    """A dead broker is logged; the saved request is not turned into an error."""
-    from egiportal.celery import app
-
-    saved = app.conf.task_always_eager, app.conf.broker_url, app.conf.broker_connection_max_retries
-    app.conf.task_always_eager, app.conf.broker_url, app.conf.broker_connection_max_retries = (
-        False,
-        "redis://127.0.0.1:1/0",
-        0,
-    )
-    app._pool = app.amqp._producer_pool = None  # drop connections cached for another broker
-    try:
+def test_request_is_kept_when_the_broker_is_down(world, django_capture_on_commit_callbacks, caplog, broker_down):
+    """A dead broker is logged; the saved request is not turned into an error and its e-mail waits in the
+    outbox for the relay."""
+    with broker_down():
+        started = time.monotonic()
         with django_capture_on_commit_callbacks(execute=True):
             role = services.request_role(world["alice"], world["site"], "SITE_ADMIN")
-    finally:
-        app.conf.task_always_eager, app.conf.broker_url, app.conf.broker_connection_max_retries = saved
-        app._pool = app.amqp._producer_pool = None
+        elapsed = time.monotonic() - started
     assert Role.objects.get(pk=role.pk).status == PENDING
-    assert "Could not queue the notification" in caplog.text
+    assert "left for the relay" in caplog.text
+    message = OutboxMessage.objects.get()
+    assert (message.task, message.args, message.done_at, message.dispatched_at) == (
+        "sites.tasks.notify_role_request",
+        [role.pk],
+        None,
+        None,
+    )
+    assert "Connection refused" in message.last_error
+    assert elapsed < 2, "a request must not wait on a broker that is down"
 
 
 # --- grant / reject --------------------------------------------------------------------------
