@@ -30,12 +30,14 @@ def set_statement_timeout(seconds):
 
 
 def streaming(iterable):
-    """Yield from `iterable` under the longer stream timeout, then go back to the web one."""
+    """Yield from `iterable` under the longer stream timeout, then go back to the web one.
+
+    Not in a `finally`: a stream that is abandoned and collected later would then send a query from
+    the garbage collector, possibly in the middle of another query on the same connection, which
+    waits for itself for ever. The next request's middleware sets the web timeout again anyway."""
     set_statement_timeout(settings.DB_STREAM_STATEMENT_TIMEOUT)
-    try:
-        yield from iterable
-    finally:
-        set_statement_timeout(settings.DB_STATEMENT_TIMEOUT)
+    yield from iterable
+    set_statement_timeout(settings.DB_STATEMENT_TIMEOUT)
 
 
 def is_timeout(exc):

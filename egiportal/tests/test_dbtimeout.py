@@ -1,6 +1,7 @@
 """PostgreSQL's statement_timeout cuts a slow web request with an error instead of holding the worker;
 streamed unpaged PI replies get the longer timeout; code outside requests keeps the server's."""
 
+import gc
 import time
 
 import pytest
@@ -65,6 +66,23 @@ def test_streamed_pi_reply_runs_under_the_longer_timeout(client, settings):
         seen.clear()
         client.get("/sites/")
     assert set(seen) == {"2s"}
+
+
+def test_an_abandoned_stream_sends_no_query_when_it_is_collected(client, settings):
+    """A client that goes away leaves the reply's generator to the garbage collector, which may run at
+    any allocation, inside another query on the same connection: a query from there waits for itself
+    for ever (it hung the test run). The next request sets the web timeout instead."""
+    settings.DB_STATEMENT_TIMEOUT, settings.DB_STREAM_STATEMENT_TIMEOUT = 2, 30
+    SiteFactory.create_batch(3)
+    response = client.get("/gocdbpi/public/", {"method": "get_site_list"})
+    stream = iter(response.streaming_content)
+    next(stream)
+    assert current_timeout() == "30s"
+    del stream, response
+    gc.collect()
+    assert current_timeout() == "30s"  # nothing was sent from the collector
+    client.get("/sites/")
+    assert current_timeout() == "2s"
 
 
 def test_outside_requests_the_server_setting_holds(settings):
