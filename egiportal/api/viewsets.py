@@ -137,7 +137,7 @@ class PortalViewSet(viewsets.ModelViewSet):
     the app's services."""
 
     filter_backends = [StrictFilterBackend]
-    lookup_value_regex = "[0-9]{1,18}"  # any other id is not found, without asking the database
+    lookup_value_converter = "id"  # egiportal.converters.IdConverter: any other id is not found, without a query
 
     # ---------------------------------------------------------------- reads
 
