@@ -333,6 +333,7 @@ REST_FRAMEWORK = {
         "egiportal.api.renderers.CSVRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_METADATA_CLASS": "egiportal.api.metadata.Metadata",
     "DEFAULT_SCHEMA_CLASS": "egiportal.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "egiportal.api.viewsets.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -348,4 +349,6 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None, "filter": True},
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The `.json`-style suffix routes are the same operations as the plain ones (path routes list them too).
+    "PREPROCESSING_HOOKS": ["drf_spectacular.hooks.preprocess_exclude_path_format"],
 }

@@ -29,6 +29,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from egiportal.api.testcases import IDS_THAT_CANNOT_EXIST
 from egiportal.models import AuditLog
 from egiportal.tests.factories import UserFactory
 
@@ -54,7 +55,12 @@ class AddCase:
 # The tests that need each page; a subclass that leaves a page's URL name unset does not get them.
 TESTS_OF_PAGE = {
     "list_url": ("test_list", "test_list_query_count_is_fixed"),
-    "detail_url": ("test_detail", "test_unknown_object_is_404", "test_detail_query_count_is_fixed"),
+    "detail_url": (
+        "test_detail",
+        "test_unknown_object_is_404",
+        "test_ids_that_cannot_exist_are_404",
+        "test_detail_query_count_is_fixed",
+    ),
     "history_url": ("test_history",),
     "add_url": ("test_add",),
     "edit_url": ("test_edit_is_refused", "test_edit_by_the_allowed_user"),
@@ -244,6 +250,18 @@ class ViewModelTests:
         missing.delete()
         client.force_login(UserFactory(is_superuser=True))
         assert client.get(url).status_code == 404
+
+    def test_ids_that_cannot_exist_are_404(self, client):
+        """Every page of one object answers the styled 404 for an id out of range or not a number."""
+        obj = self.make()
+        client.force_login(UserFactory(is_superuser=True))
+        names = [self.detail_url, self.history_url, self.edit_url, self.delete_url]
+        for url in [self.url(name, obj) for name in names if name]:
+            key = str(getattr(obj, self.lookup))
+            for bad in IDS_THAT_CANNOT_EXIST:
+                response = client.get(url.replace(f"/{key}/", f"/{bad}/"))
+                assert response.status_code == 404, (url, bad, response.status_code)
+                assert "404.html" in [t.name for t in response.templates], (url, bad)
 
     @as_users(ANONYMOUS, ALLOWED)
     def test_detail_query_count_is_fixed(self, client, django_assert_max_num_queries, who):

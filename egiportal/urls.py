@@ -9,6 +9,8 @@ from sites import pi as sites_pi
 from . import account_views, pi, token_views, views
 
 handler403 = "egiportal.views.forbidden"
+handler404 = "egiportal.views.not_found"
+handler500 = "egiportal.views.server_error"
 
 # The GOCDB PI methods, by name (specs/gocdb.md §11.8).
 PI_METHODS = {**sites_pi.METHODS, **endpoints_pi.METHODS}
@@ -23,13 +25,13 @@ urlpatterns = [
     path("oidc/", include("mozilla_django_oidc.urls")),
     path("profile/", account_views.ProfileView.as_view(), name="profile"),
     path("profile/identities/certificate/", account_views.CertificateLinkView.as_view(), name="certificate_link"),
-    path("profile/identities/<int:pk>/unlink/", account_views.IdentityUnlinkView.as_view(), name="identity_unlink"),
+    path("profile/identities/<id:pk>/unlink/", account_views.IdentityUnlinkView.as_view(), name="identity_unlink"),
     path("vos/", account_views.VOListView.as_view(), name="vo_list"),
     path("vos/<str:name>/", account_views.VODetailView.as_view(), name="vo"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("egiportal.api.urls")),
     path("tokens/", token_views.TokenListView.as_view(), name="api_tokens"),
-    path("tokens/<int:pk>/revoke/", token_views.TokenRevokeView.as_view(), name="api_token_revoke"),
+    path("tokens/<id:pk>/revoke/", token_views.TokenRevokeView.as_view(), name="api_token_revoke"),
     path("gocdbpi/", views.pi_docs, {"methods": PI_METHODS}, name="pi_docs"),
     # Clients use both forms, with and without the trailing slash (§17.1).
     path("gocdbpi/public/", pi.pi_view, {"methods": PI_METHODS}, name="pi_public"),

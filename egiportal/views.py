@@ -8,8 +8,9 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connections
-from django.http import JsonResponse, StreamingHttpResponse
+from django.http import HttpResponseServerError, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template import loader
 from django.views import View
 from django_tables2 import RequestConfig
 
@@ -212,10 +213,32 @@ class ObjectDeleteView(LoginRequiredMixin, View):
         return redirect(target)
 
 
+def is_api(request):
+    return request.path.startswith("/api/")
+
+
 def forbidden(request, exception=None):
-    """403 page that tells the user why."""
+    """403 page that tells the user why (JSON under /api/)."""
     reason = str(exception) if isinstance(exception, PermissionDenied) and str(exception) else ""
+    if is_api(request):
+        return JsonResponse({"detail": reason or "You do not have permission to perform this action."}, status=403)
     return render(request, "403.html", {"reason": reason}, status=403)
+
+
+def not_found(request, exception=None):
+    """404 page in the portal's layout (JSON under /api/). The exception's text is not shown: it may name
+    what the user may not see."""
+    if is_api(request):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return render(request, "404.html", status=404)
+
+
+def server_error(request):
+    """500 page: a standalone template rendered without the request, so that neither the layout's
+    context (user, session) nor the database, which may be what failed, is needed."""
+    if is_api(request):
+        return JsonResponse({"detail": "Server error."}, status=500)
+    return HttpResponseServerError(loader.get_template("500.html").render())
 
 
 def healthz(request):

@@ -1,11 +1,12 @@
 """The API router: DRF's, with bulk updates and deletes on the list URL (PUT, PATCH, DELETE with a list
-of objects) and an alphabetical root."""
+of objects), ids matched by the portal's `id` path converter and an alphabetical root."""
 
 from rest_framework.routers import DefaultRouter
 
 
 class Router(DefaultRouter):
     def __init__(self, *args, **kwargs):
+        kwargs.setdefault("use_regex_path", False)  # path() routes, so PortalViewSet.lookup_value_converter applies
         super().__init__(*args, **kwargs)
         list_route = self.routes[0]
         self.routes[0] = list_route._replace(

@@ -26,6 +26,7 @@ from drf_spectacular.plumbing import (
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 
+from egiportal.converters import ID_MAX
 from egiportal.filtersets import ListFilter, NameListWidget, PropertyFilter
 
 from .serializers import BaseModelSerializer, PropertiesField
@@ -253,13 +254,13 @@ class AutoSchema(SpectacularAutoSchema):
         return params
 
     def _resolve_path_parameters(self, variables):
-        """The object id: a whole number (PortalViewSet.lookup_value_regex), not drf-spectacular's regex string."""
+        """The object id: a whole number (PortalViewSet.lookup_value_converter), not drf-spectacular's regex string."""
         params = super()._resolve_path_parameters(variables)
         if self.portal:
             for param in params:
                 if param["in"] == OpenApiParameter.PATH:
                     label = self.view.queryset.model._meta.verbose_name
-                    param["schema"] = {"type": "integer", "minimum": 0, "maximum": 10**18 - 1}
+                    param["schema"] = {"type": "integer", "minimum": 0, "maximum": ID_MAX}
                     param["description"] = f"The {label}'s id."
         return params
 

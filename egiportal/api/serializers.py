@@ -153,8 +153,9 @@ class RelatedField(serializers.RelatedField):
 
     def lookups(self, data, model):
         """Candidate lookups for `data`: a name is tried before an id, so a site called "42" is found."""
-        if isinstance(data, bool) or "\x00" in str(data):  # PostgreSQL refuses NUL in text: no such object
-            return []
+        texts = [*data, *data.values()] if isinstance(data, dict) else [data]
+        if isinstance(data, bool) or any("\x00" in str(text) for text in texts):
+            return []  # PostgreSQL refuses NUL in text (a DataError): no object has one in a name or field
         if isinstance(data, int):
             return [{"pk": data}]
         if isinstance(data, str):

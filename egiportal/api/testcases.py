@@ -22,6 +22,8 @@ from django.test.utils import CaptureQueriesContext
 from egiportal.models import APIToken, AuditLog
 
 MAX_LIST_QUERIES = 10
+# Ids no object can have: past 64 bits, one past the largest bigint, signed, not decimal, non-ASCII digits.
+IDS_THAT_CANNOT_EXIST = ["99999999999999999999", "9223372036854775808", "-1", "1e3", "0x1", "%D9%A1%D9%A2"]
 
 
 def api(client, method, path, data=None, user=None, token=None, headers=None):
@@ -119,6 +121,36 @@ class APIModelTests:
         with CaptureQueriesContext(connection) as many:
             assert api(client, "GET", self.path).status_code == 200
         assert len(few) == len(many) <= MAX_LIST_QUERIES, [q["sql"][:120] for q in many.captured_queries]
+
+    def test_ids_that_cannot_exist_are_json_404(self, client):
+        self.make()
+        user = self.superuser()
+        for bad in IDS_THAT_CANNOT_EXIST:
+            for method in ("GET", "PATCH", "DELETE"):
+                body = None if method == "GET" else self.update_data
+                response = api(client, method, f"{self.path}{bad}/", body, user=user)
+                assert response.status_code == 404, (method, bad, response.status_code)
+                assert response.json() == {"detail": "Not found."}, (method, bad)
+
+    def test_options_for_every_caller(self, client):
+        """OPTIONS on the list URL (where PUT is a bulk update) and on an object, for each kind of caller."""
+        obj = self.make()
+        callers = {
+            "anonymous": {},
+            "other user": {"user": self.other_user(obj)},
+            "allowed user": {"user": self.allowed_user(obj)},
+            "token": {"token": token_for(self.allowed_user(obj))},
+            "superuser": {"user": self.superuser()},
+        }
+        for who, caller in callers.items():
+            client.logout()
+            for path in (self.path, self.detail(obj)):
+                response = api(client, "OPTIONS", path, **caller)
+                assert response.status_code == 200, (who, path, response.status_code)
+                assert response.json()["name"], (who, path)
+        admin = api(client, "OPTIONS", self.path, user=self.superuser()).json()
+        if "PUT" in admin.get("actions", {}):  # the bulk update names the fields of one object
+            assert "id" in admin["actions"]["PUT"]
 
     # ---------------------------------------------------------------- writes
 

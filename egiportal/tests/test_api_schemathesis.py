@@ -20,7 +20,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance, statu
 
 from egiportal import services
 from egiportal.tests.factories import UserFactory
-from sites.models import Scope
+from sites.models import Scope, Site
 from sites.tests.factories import NGIFactory, ProjectFactory, SiteFactory, egi_scope
 
 # Generated requests per operation, and the seed: fixed, so a CI run is reproducible; set
@@ -126,6 +126,16 @@ def test_filter_date_times_with_any_offset(api):
 
 
 @pytest.mark.django_db
+def test_nul_in_an_object_reference_is_a_400(api):
+    """An object-style reference is a lookup by field values: PostgreSQL refuses NUL in one (a DataError)."""
+    site = Site.objects.get(short_name="FUZZ-0-0")
+    body = {"parent": {"short_name": site.short_name.replace("-", "\x00", 1) + "\x00"}, "key": "k", "value": "v"}
+    response = api.post("/api/v1/site-properties/", body, format="json")
+    assert response.status_code == 400 and "No site matches" in response.json()["parent"][0]
+    assert not site.properties.filter(key="k").exists()
+
+
+@pytest.mark.django_db
 def test_ids_past_64_bits_are_not_found(api):
     assert api.get(f"/api/v1/ngis/{HUGE}/").status_code == 404
     response = api.delete("/api/v1/scopes/", [{"id": HUGE}, {"id": -1}], format="json")
@@ -133,7 +143,7 @@ def test_ids_past_64_bits_are_not_found(api):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("ngi", [HUGE, "³", "NGI\x00", {"id": HUGE}])
+@pytest.mark.parametrize("ngi", [HUGE, "³", "NGI\x00", {"id": HUGE}, {"name": "NGI\x00FUZZ"}, {"NGI\x00": "x"}])
 def test_related_objects_that_cannot_exist(api, ngi):
     site = {"name": "FUZZ-NEW", "ngi": ngi, "country": "NL", "description": "x", "domain": "example.org"}
     response = api.post("/api/v1/sites/", {**site, "email": "a@example.org", "telephone": "123"}, format="json")
