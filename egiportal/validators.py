@@ -5,6 +5,7 @@ Models attach these to their fields, so forms, serializers and services all vali
 
 import ipaddress
 import re
+from zoneinfo import available_timezones
 
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
@@ -52,7 +53,6 @@ latitude = _rx(r"^((\+|-)?0*(([0-8]?[0-9](\.[0-9]+)?)|90))?\Z", "Latitude must b
 longitude = _rx(r"^((\+|-)?0*(((([1-9]|1[0-7]))?[0-9](\.[0-9]+)?)|180))?\Z", "Longitude must be between -180 and 180.")
 telephone = _rx(rf"^{_TEL}\Z", "Enter a telephone number using digits, spaces, + - . ( ).")
 telephone_optional = _rx(rf"^({_TEL})?\Z", "Enter a telephone number using digits, spaces, + - . ( ).")
-timezone = _rx(r"^[a-zA-Z_-]+(/[a-zA-Z_-]+)*\Z", "Enter an IANA time zone such as Europe/Amsterdam.")
 emails = _rx(
     rf"^{EMAIL_ATOM}(\s*[,;]\s*{EMAIL_ATOM})*\Z", "Enter one or more e-mail addresses separated by ',' or ';'."
 )
@@ -63,12 +63,13 @@ email_optional = _rx(rf"^({EMAIL_ATOM})?\Z", "Enter a single e-mail address.")
 hostname = _rx(
     r"^([a-zA-Z0-9\-_]+\.)+[a-zA-Z0-9]+\Z", "Enter a fully qualified host name without port, e.g. cloud.example.org."
 )
-ipv4 = _rx(r"^(([0-9]{1,3}\.){3}[0-9]{1,3})?\Z", "Enter an IPv4 address.")
 host_dn = _rx(
     r"^(/[a-zA-Z]+=[a-zA-Z0-9\-_ \t.@,'/)(]+)*\Z", "Enter a DN in slash form, e.g. /C=NL/O=Example/CN=host.example.org."
 )
 os_arch = _rx(r"^[a-zA-Z0-9\-._()\[\],;:/'\" \t]*\Z", "This value contains characters that are not allowed.")
-url = _rx(r"^[0-9a-zA-Z:/.&?_$+!*'(),\-#\[\]@;=~%]*\Z", "Enter a URL made of RFC 3986 characters only.")
+_url_characters = _rx(r"^[0-9a-zA-Z:/.&?_$+!*'(),\-#\[\]@;=~%]*\Z", "Enter a URL made of RFC 3986 characters only.")
+_timezone_shape = _rx(r"^[a-zA-Z_-]+(/[a-zA-Z_-]+)*\Z", "Enter an IANA time zone such as Europe/Amsterdam.")
+_URL_SHAPE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*://[^/?#]+")
 endpoint_name = _rx(r"^[a-zA-Z0-9\-._ \t]+\Z", "Only letters, digits, spaces, '-', '.' and '_' are allowed.")
 interface_name = _rx(
     r"^[a-zA-Z0-9\-._()\[\],;+:/'\" \t]*\Z", "This interface name contains characters that are not allowed."
@@ -82,6 +83,31 @@ property_value = _rx(
     "A value may not contain ` ' \" < > nor start or end with a space.",
 )
 ggus_su = _rx(r"^[a-zA-Z0-9\-._()\[\],;+:/ \t]*\Z", "This support unit contains characters that are not allowed.")
+
+
+def timezone(value):
+    """GOCDB's time zone shape, and a zone the server knows (zoneinfo): "Mars/Olympus" has the shape only."""
+    _timezone_shape(value)
+    if value not in available_timezones():
+        raise ValidationError(f"{value[:60]!r} is not an IANA time zone; enter one such as Europe/Amsterdam.")
+
+
+def ipv4(value):
+    """GOCDB's HOST_IP shape, with each part a byte (300.1.1.1 has the shape only)."""
+    if not value:
+        return
+    try:
+        ipaddress.IPv4Address(value)
+    except ValueError:
+        raise ValidationError("Enter an IPv4 address such as 192.0.2.10.") from None
+
+
+def url(value):
+    """GOCDB's URL characters (RFC 3986), and the shape of an absolute URL: scheme://host... ("ftp//broken" is
+    made of the right characters only)."""
+    _url_characters(value)
+    if value and not _URL_SHAPE.match(value):
+        raise ValidationError("Enter an absolute URL such as https://host.example.org:8443/path.")
 
 
 def ipv6_address(value):

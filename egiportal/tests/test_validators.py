@@ -87,9 +87,12 @@ def test_rfc3986_url():
             "",
             "https://h.example.org:5000/v3?x=1&y=[a]#frag",
             "srm://se.example.org:8446/srm/managerv2?SFN=/dpm",
-            "a;b=c~d%20",
+            "gsiftp://se.example.org/a;b=c~d%20",
         ],
         [
+            "ftp//broken",
+            "a;b=c~d%20",
+            "://no-scheme.example.org",
             "https://h.example.org/a b",
             "https://h.example.org/<x>",
             'https://h/"',
@@ -136,7 +139,7 @@ def test_ip_ranges():
         ["192.0.2.0/24", "192.0.2.0", "x", "192.0.2.0/255.255.255.0\n", "2001:db8::/32"],
     )
     check(v.ipv6_range, ["", "2001:db8::/32", "::1"], ["2001:db8::g/32", "2001:db8::/32\n", "1.2.3.4"])
-    check(v.ipv4, ["", "192.0.2.1"], ["192.0.2", "192.0.2.1\n", "::1", "a.b.c.d"])
+    check(v.ipv4, ["", "192.0.2.1"], ["192.0.2", "192.0.2.1\n", "::1", "a.b.c.d", "300.1.1.1", "1.2.3.256"])
 
 
 def test_ipv6_address_with_prefix():
@@ -168,7 +171,7 @@ def test_timezones():
     check(
         v.timezone,
         ["UTC", "Europe/Amsterdam", "America/Argentina/Buenos_Aires"],
-        ["UTC+1", "Etc/GMT-1", "Europe/", "/Europe", "Europe Amsterdam", "Europe/Amsterdam\n", ""],
+        ["UTC+1", "Etc/GMT-1", "Europe/", "/Europe", "Europe Amsterdam", "Europe/Amsterdam\n", "", "Mars/Olympus"],
     )
 
 

@@ -653,6 +653,8 @@ def test_service_writes_follow_the_site_roles(client):
         ({"service_url": "x" * 300}, "service_url"),
         ({"service_url": "https://example.org/<script>"}, "service_url"),
         ({"ip_address": "999.1.1.1.1"}, "ip_address"),
+        ({"ip_address": "300.1.1.1"}, "ip_address"),
+        ({"service_url": "ftp//broken"}, "service_url"),
         ({"production": "maybe"}, "production"),
         ({"email": "not an address"}, "email"),
     ],

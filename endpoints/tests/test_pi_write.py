@@ -867,7 +867,7 @@ def test_hostname_taken_at_another_site_is_409(api, service):
 
 def test_delete_of_a_service_field(api, service):
     assert_error(
-        api("DELETE", f"v5/service/{service.pk}/url", {"value": "x"}),
+        api("DELETE", f"v5/service/{service.pk}/url", {"value": "https://x.example.org/"}),
         405,
         '"DELETE" is not currently a supported request method for altering service\'s url',
     )
@@ -1050,7 +1050,7 @@ def test_invalid_endpoint_values_are_400(api, endpoint, prop, value):
 
 
 def test_delete_of_an_endpoint_field_is_405(api, endpoint):
-    response = api("DELETE", f"v5/endpoint/{endpoint.pk}/url", {"value": "x"})
+    response = api("DELETE", f"v5/endpoint/{endpoint.pk}/url", {"value": "https://x.example.org/"})
     assert_error(response, 405, "request method for altering endpoint's url")
 
 
@@ -1117,3 +1117,11 @@ def test_hostile_identity_headers_are_refused(client, site, header, value):
     response = send(client, "PUT", f"v5/site/{site.pk}/extensionproperties", {"a": "1"}, headers={header: value})
     assert_error(response, 403)
     assert props(site) == {}
+
+
+@pytest.mark.parametrize("field, value", [("url", "ftp//broken"), ("host_ip", "300.1.1.1")])
+def test_service_values_of_the_right_characters_but_no_meaning_are_400(api, service, field, value):
+    response = api("PUT", f"v5/service/{service.pk}/{field}", {"value": value})
+    assert_error(response, 400, "is not valid")
+    service.refresh_from_db()
+    assert value not in (service.url, service.ip_address)

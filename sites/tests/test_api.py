@@ -115,8 +115,10 @@ def test_site_write_refuses_bad_values_with_reasons_and_saves_nothing(client):
     assert reply.status_code == 400 and "email" in reply.json()
     reply = api(client, "PATCH", f"/api/v1/sites/{site.pk}/", {"latitude": 123}, user=admin)
     assert reply.status_code == 400 and "latitude" in reply.json()
+    reply = api(client, "PATCH", f"/api/v1/sites/{site.pk}/", {"timezone": "Mars/Olympus"}, user=admin)
+    assert reply.status_code == 400 and "not an IANA time zone" in reply.json()["timezone"][0]
     site.refresh_from_db()
-    assert site.latitude is None
+    assert site.latitude is None and site.timezone != "Mars/Olympus"
 
 
 @pytest.mark.django_db
