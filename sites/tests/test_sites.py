@@ -124,6 +124,9 @@ def test_hostile_paging_of_html_lists(client, federation, settings, value):
     settings.LIST_MAX_PER_PAGE = 2
     for params in ({"per_page": value}, {"page": value}, {"per_page": value, "page": value}):
         response = client.get(LIST, params)
+        if "\x00" in value:  # a NUL anywhere in the query refuses it before any query runs
+            assert response.status_code == 400 and b"Null characters" in response.content, params
+            continue
         assert response.status_code == 200, params
         page = response.context["table"].page
         big = value.isdigit() and value.isascii() and int(value) > 0 and "per_page" in params
@@ -151,6 +154,8 @@ def test_hostile_paging_of_the_rest_api(client, federation, value):
             assert reply.status_code == 200, (name, value)
             if name == "limit":
                 assert len(reply.json()["results"]) == 3
+        elif "\x00" in value:
+            assert reply.status_code == 400 and "Null characters" in reply.content.decode(), (name, value)
         else:
             assert reply.status_code == 400 and name in reply.json(), (name, value)
 
