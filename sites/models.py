@@ -5,6 +5,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 
@@ -176,6 +177,15 @@ class Site(OwnedEntity):
     class Meta:
         ordering = ["short_name"]
         indexes = [models.Index(fields=["certification_status"]), models.Index(fields=["infrastructure"])]
+        constraints = [
+            # GOCDB compares names byte for byte; two sites whose names differ only in case would be one
+            # site to the tools that match names case-insensitively (monitoring, accounting).
+            models.UniqueConstraint(
+                Lower("short_name"),
+                name="uniq_site_name_any_case",
+                violation_error_message="A site with this name in another case exists already.",
+            ),
+        ]
 
     def __str__(self):
         return self.short_name

@@ -117,8 +117,11 @@ def test_site_write_refuses_bad_values_with_reasons_and_saves_nothing(client):
     assert reply.status_code == 400 and "latitude" in reply.json()
     reply = api(client, "PATCH", f"/api/v1/sites/{site.pk}/", {"timezone": "Mars/Olympus"}, user=admin)
     assert reply.status_code == 400 and "not an IANA time zone" in reply.json()["timezone"][0]
+    SiteFactory(short_name="TAKEN-SITE")
+    reply = api(client, "PATCH", f"/api/v1/sites/{site.pk}/", {"name": "taken-site"}, user=admin)
+    assert reply.status_code == 400 and "in another case exists already" in reply.content.decode()
     site.refresh_from_db()
-    assert site.latitude is None and site.timezone != "Mars/Olympus"
+    assert site.latitude is None and site.timezone != "Mars/Olympus" and site.short_name != "taken-site"
 
 
 @pytest.mark.django_db

@@ -381,3 +381,13 @@ def test_site_page_lists_its_recent_downtimes(client):
     response = client.get(downtime.site.get_absolute_url())
     assert response.status_code == 200
     assert downtime.get_absolute_url() in response.content.decode() and "Disk replacement" in response.content.decode()
+
+
+@pytest.mark.parametrize("taken", ["new-site", "New-Site"])
+def test_a_name_differing_only_in_case_is_refused(client, ngi, manager, taken):
+    SiteFactory(short_name=taken)
+    client.force_login(manager)
+    response = client.post(ADD_URL, site_data(ngi))  # NEW-SITE
+    assert response.status_code == 400
+    assert "in another case exists already" in str(response.context["form"].errors)
+    assert list(Site.objects.values_list("short_name", flat=True)) == [taken]
