@@ -598,14 +598,15 @@ def test_like_lookup(pattern, expected):
 
 @pytest.fixture
 def like_sites():
-    """Sites whose names, NGIs, countries and statuses differ by case, `-` versus `_` and prefix."""
+    """Sites whose names, NGIs, countries and statuses differ by case, `-` versus `_` and prefix (no two
+    site names differ only in case: the portal refuses that)."""
     nl = Country.objects.get_or_create(code="NL", defaults={"name": "Netherlands"})[0]
     de = Country.objects.get_or_create(code="DE", defaults={"name": "Germany"})[0]
     ngi_a, ngi_b = NGIFactory(name="NGI_A"), NGIFactory(name="NGIxA")
     rows = [
         ("UKI-LT2", ngi_a, nl, "Certified", "Production"),
         ("UKI_LT2", ngi_a, de, "Candidate", "Test"),
-        ("uki-lt2", ngi_b, nl, "Closed", "Production"),
+        ("uki-lt3", ngi_b, nl, "Closed", "Production"),
         ("UKI-LT2.x", ngi_b, de, "Suspended", "PPS"),
     ]
     return {
@@ -622,20 +623,20 @@ def like_sites():
         ("sitename", "UKI-%", {"UKI-LT2", "UKI-LT2.x"}),
         ("sitename", "UKI_LT2", {"UKI-LT2", "UKI_LT2"}),
         ("sitename", "UKI\\_LT2", {"UKI_LT2"}),
-        ("sitename", "uki%", {"uki-lt2"}),
+        ("sitename", "uki%", {"uki-lt3"}),
         ("sitename", "UKI-LT2", {"UKI-LT2"}),
         ("sitename", "UKI-LT_", {"UKI-LT2"}),
         ("sitename", "UKI*", set()),
-        ("roc", "NGI_A", {"UKI-LT2", "UKI_LT2", "uki-lt2", "UKI-LT2.x"}),
+        ("roc", "NGI_A", {"UKI-LT2", "UKI_LT2", "uki-lt3", "UKI-LT2.x"}),
         ("roc", "NGI\\_A", {"UKI-LT2", "UKI_LT2"}),
         ("roc", "ngi%", set()),
-        ("country", "Nether%", {"UKI-LT2", "uki-lt2"}),
+        ("country", "Nether%", {"UKI-LT2", "uki-lt3"}),
         ("country", "netherlands", set()),
-        ("certification_status", "C%", {"UKI-LT2", "UKI_LT2", "uki-lt2"}),
+        ("certification_status", "C%", {"UKI-LT2", "UKI_LT2", "uki-lt3"}),
         ("certification_status", "certified", set()),
         ("exclude_certification_status", "C%", {"UKI-LT2.x"}),
-        ("exclude_certification_status", "Certified", {"UKI_LT2", "uki-lt2", "UKI-LT2.x"}),
-        ("production_status", "P%", {"UKI-LT2", "uki-lt2", "UKI-LT2.x"}),
+        ("exclude_certification_status", "Certified", {"UKI_LT2", "uki-lt3", "UKI-LT2.x"}),
+        ("production_status", "P%", {"UKI-LT2", "uki-lt3", "UKI-LT2.x"}),
         ("production_status", "Test", {"UKI_LT2"}),
     ],
 )
