@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "egiportal",
     "sites",
     "endpoints",
+    "appliances",
 ]
 
 # Where the one permission question (egiportal.permissions) finds its grants: GOCDB roles on sites,
