@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from .choices import AuditAction
+
 
 class AppliancesConfig(AppConfig):
     """The marketplace: virtual appliances, their versions and images, VO-wide image lists, and their
@@ -7,3 +9,13 @@ class AppliancesConfig(AppConfig):
 
     name = "appliances"
     portal_app = True
+
+    audit_actions = AuditAction.choices
+
+    def home_counters(self):
+        from .models import VirtualAppliance, VOImageList
+
+        return [
+            ("Appliances", VirtualAppliance.objects.listed().count()),
+            ("Published image lists", VOImageList.objects.filter(state="published").count()),
+        ]

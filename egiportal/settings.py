@@ -58,11 +58,13 @@ INSTALLED_APPS = [
 ]
 
 # Where the one permission question (egiportal.permissions) finds its grants: GOCDB roles on sites,
-# NGIs, projects and service groups; what is a user's own; VO membership and VO management.
+# NGIs, projects and service groups; what is a user's own; VO membership and VO management; authorship
+# of marketplace appliances.
 PORTAL_GRANT_SOURCES = (
     "sites.roles.GOCDBRoles",
     "egiportal.permissions.OwnerGrants",
     "egiportal.permissions.VOGrants",
+    "appliances.grants.AuthorGrants",
 )
 
 MIDDLEWARE = [
@@ -230,6 +232,15 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": OUTBOX_RELAY_INTERVAL,
         "options": {"expires": OUTBOX_RELAY_INTERVAL},  # relays that no worker took in time pile up for nothing
     },
+    "resume-integrity-checks": {
+        "task": "appliances.tasks.resume_integrity_checks",
+        "schedule": 60,
+        "options": {"expires": 60},
+    },
+    "image-list-notifications": {
+        "task": "appliances.tasks.send_notifications",
+        "schedule": 24 * 3600,
+    },
 }
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -238,6 +249,26 @@ EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
 EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "30"))  # a stalled mail server fails the try, which is retried
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "portal@egi-portal.invalid")
 EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "mail"))
+
+# Marketplace (appliances): who signs the published image lists. IMAGE_LIST_SIGNER_CERT/_KEY/_CHAIN are PEM
+# paths: an S/MIME signing certificate (extendedKeyUsage emailProtection, or none), its key, and the
+# intermediate CAs up to the root that sites trust. Without them, the demo and debug modes sign with a demo
+# PKI made on first use in IMAGE_LIST_DEMO_PKI_DIR; production refuses to publish.
+IMAGE_LIST_SIGNER_CERT = os.environ.get("IMAGE_LIST_SIGNER_CERT", "")
+IMAGE_LIST_SIGNER_KEY = os.environ.get("IMAGE_LIST_SIGNER_KEY", "")
+IMAGE_LIST_SIGNER_CHAIN = os.environ.get("IMAGE_LIST_SIGNER_CHAIN", "")
+IMAGE_LIST_DEMO_PKI_DIR = os.environ.get(
+    "IMAGE_LIST_DEMO_PKI_DIR", str(BASE_DIR / "var" / "demo-pki") if DEMO or DEBUG else ""
+)
+IMAGE_LIST_ENDORSER_EMAIL = os.environ.get("IMAGE_LIST_ENDORSER_EMAIL", DEFAULT_FROM_EMAIL)
+# The ad:vo of an appliance's own list (/store/vappliance/<name>/image.list): cloudkeeper needs one.
+APPLIANCE_LIST_VO = os.environ.get("APPLIANCE_LIST_VO", "fedcloud.egi.eu")
+# Integrity checks: a running check beats every second; one silent for INTEGRITY_HEARTBEAT_TIMEOUT seconds
+# has lost its worker and is started again, at most INTEGRITY_MAX_ATTEMPTS times; a queued one that no
+# worker took in INTEGRITY_RESEND_AFTER seconds is sent again (appliances.services.resume_integrity_checks).
+INTEGRITY_HEARTBEAT_TIMEOUT = int(os.environ.get("INTEGRITY_HEARTBEAT_TIMEOUT", "120"))
+INTEGRITY_MAX_ATTEMPTS = int(os.environ.get("INTEGRITY_MAX_ATTEMPTS", "3"))
+INTEGRITY_RESEND_AFTER = int(os.environ.get("INTEGRITY_RESEND_AFTER", "300"))
 
 # Public URL of the portal, used in e-mails, GOCDB_PORTAL_URL and PI links; without it, the local server
 # on PORT (as `PORT=8080 make demo` runs it).

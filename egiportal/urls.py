@@ -43,4 +43,5 @@ urlpatterns = [
     path("portal/index.php", legacy_views.gocdb_portal_link, name="gocdb_portal_link"),
     path("", include("sites.urls")),
     path("", include("endpoints.urls")),
+    path("", include("appliances.urls")),
 ]
