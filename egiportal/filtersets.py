@@ -297,6 +297,8 @@ def lookup_filters(model, taken):
     for field in model._meta.get_fields():
         if not field.concrete or (field.one_to_one and field.remote_field.parent_link) or field.name in SKIPPED_FIELDS:
             continue
+        if isinstance(field, models.BinaryField):  # bytes (a logo, a signature): nothing to compare a query with
+            continue
         if field.many_to_many or field.many_to_one:
             base = forms.IntegerField(min_value=0, max_value=INT64_MAX)
             made[f"{field.name}_id"] = ListFilter(field_name=field.name, base=base, label=f"{field.name} id")
