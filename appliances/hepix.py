@@ -108,8 +108,15 @@ _SHORT_NAMES = {
 
 
 def _oneline_value(value: str) -> str:
-    """Printable ASCII as is, anything else as `\\xHH` per UTF-8 byte (OpenSSL's one-line escaping)."""
-    return "".join(ch if 32 <= ord(ch) < 127 else "".join(f"\\x{b:02X}" for b in ch.encode()) for ch in value)
+    """OpenSSL's `compat` escaping: `/` and `+` get a backslash, printable ASCII stays, anything else is `\\xHH`
+    per UTF-8 byte. Signer DNs should be plain ASCII anyway: consumers differ on escaped forms."""
+
+    def escape(ch: str) -> str:
+        if ch in "/+":
+            return "\\" + ch
+        return ch if 32 <= ord(ch) < 127 else "".join(f"\\x{b:02X}" for b in ch.encode())
+
+    return "".join(map(escape, value))
 
 
 def one_line_dn(name: x509.Name) -> str:

@@ -7,9 +7,11 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from appliances import hepix
-from appliances.signing import make_name
+from appliances.signing import issue_certificate, make_name
 from appliances.tests.hepix_support import (
     demo_pki,
     endorser_fields,
@@ -46,6 +48,24 @@ def test_one_line_dn_equals_openssl_compat_subject(demo_pki, which):
     cert = x509.load_pem_x509_certificate(path.read_bytes())
     assert subject == "subject=" + hepix.one_line_dn(cert.subject)
     assert issuer == "issuer=" + hepix.one_line_dn(cert.issuer)
+
+
+@pytest.mark.parametrize(
+    "pairs",
+    [
+        [("DC", "EU"), ("O", "A/B=C, D+E"), ("CN", "Ünïcode Signer")],
+        [("O", 'back\\slash "q" #h ;s <>'), ("CN", " lead trail ")],
+    ],
+)
+def test_one_line_dn_escapes_like_openssl(tmp_path, pairs):
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = make_name(pairs)
+    (tmp_path / "c.pem").write_bytes(
+        issue_certificate(name, key.public_key(), name, key, ca=True, days=1).public_bytes(serialization.Encoding.PEM)
+    )
+    result = openssl("x509", "-in", str(tmp_path / "c.pem"), "-noout", "-subject", "-nameopt", "compat")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode().rstrip("\n") == "subject=" + hepix.one_line_dn(name)
 
 
 def test_one_line_dn_keeps_rdn_order_and_is_not_rfc4514():
