@@ -144,9 +144,10 @@ def save_version(actor, version):
     version.expires, note = clamp_expiry(version.expires)
     if version.expires <= timezone.now():
         raise Invalid({"expires": "The expiry must be in the future."})
-    version.full_clean()
+    # Before full_clean: its unique-constraint check would answer a reused string without naming the field.
     if appliance.versions.filter(version=version.version).exclude(pk=version.pk).exists():
         raise Conflict({"version": f"Version {version.version} has been used already: choose a new version string."})
+    version.full_clean()
     if creating and appliance.versions.filter(state=VersionState.WORKING).exists():
         raise Conflict("This appliance has a working version already: edit it, or delete it first.")
     try:
