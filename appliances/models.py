@@ -288,6 +288,10 @@ class Image(BaseModel):
     def __str__(self):
         return self.title or self.default_title()
 
+    def get_absolute_url(self):
+        """An image is shown on its version's page."""
+        return self.version.get_absolute_url()
+
     def default_title(self):
         """AppDB's default (§2.2): Image for <appliance> [<os>/<os version>/<hypervisors>]."""
         appliance = self.version.appliance if self.version_id else None

@@ -65,15 +65,19 @@ def verified(image, size=1024):
 
 
 def published_version(appliance, images=1, **kwargs):
-    """A published, verified version of `appliance` with `images` verified images (the previous published
-    one, if any, is archived, as services.publish_version does)."""
+    """A published, verified version of `appliance` with `images` verified images. As services.save_version
+    and publish_version do, its images carry on the identifiers (guid) of the previous published version's
+    and that version is archived."""
     now = timezone.now()
-    appliance.versions.filter(state=VersionState.PUBLISHED).update(state=VersionState.ARCHIVED, archived=now)
+    previous = appliance.versions.filter(state=VersionState.PUBLISHED)
+    guids = list(Image.objects.filter(version__in=previous).order_by("id").values_list("guid", flat=True))
+    previous.update(state=VersionState.ARCHIVED, archived=now)
     version = VersionFactory(
         appliance=appliance, state=VersionState.PUBLISHED, status=IntegrityStatus.VERIFIED, published=now, **kwargs
     )
-    for _ in range(images):
-        verified(ImageFactory(version=version))
+    for index in range(images):
+        carried = {"guid": guids[index]} if index < len(guids) else {}
+        verified(ImageFactory(version=version, **carried))
     return version
 
 
