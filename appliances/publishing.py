@@ -457,3 +457,41 @@ def latest_artefact(**owner):
 
 def appliance_by_name(name):
     return VirtualAppliance.objects.filter(name=name).first()
+
+
+# ---------------------------------------------------------------------------------------------
+# What changed between two publications (the subscribe panel)
+# ---------------------------------------------------------------------------------------------
+
+
+def _images_by_identifier(document):
+    """{dc:identifier: hv:image} of a HEPiX document (its JSON text or parsed), empty for None."""
+    if document is None:
+        return {}
+    if isinstance(document, (str, bytes)):
+        document = json.loads(document)
+    images = document.get("hv:imagelist", {}).get("hv:images", [])
+    return {entry["hv:image"]["dc:identifier"]: entry["hv:image"] for entry in images}
+
+
+def artefact_diff(old, new):
+    """The images added, removed and updated from the document `old` (None for a first publication) to
+    `new`, told apart by dc:identifier, as {"added": [...], "removed": [...], "updated": [...]}. Each item
+    is {"identifier", "title", "version"} ("old_version" too for updated: any change of the image's
+    keys counts, a new file or checksum as much as a new version)."""
+    before, after = _images_by_identifier(old), _images_by_identifier(new)
+
+    def item(identifier, image):
+        return {"identifier": identifier, "title": image.get("dc:title", ""), "version": image.get("hv:version", "")}
+
+    diff = {
+        "added": [item(i, after[i]) for i in sorted(after.keys() - before.keys())],
+        "removed": [item(i, before[i]) for i in sorted(before.keys() - after.keys())],
+        "updated": [],
+    }
+    for identifier in sorted(before.keys() & after.keys()):
+        if before[identifier] != after[identifier]:
+            row = item(identifier, after[identifier])
+            row["old_version"] = before[identifier].get("hv:version", "")
+            diff["updated"].append(row)
+    return diff
