@@ -5,7 +5,9 @@ imported: an app takes part by setting `portal_app = True` on its AppConfig, and
 - `home_counters(self)`: (label, number) pairs for the home page;
 - `home_panels(self)`: (template name, context) pairs rendered below the counters on the home page (the
   template sees the context as `panel`);
-- `profile_panels(self, user)`: the same for the profile page of `user` (their roles, for `sites`).
+- `profile_panels(self, user)`: the same for the profile page of `user` (their roles, for `sites`);
+- `vo_panels(self, vo, user)`: the same for the page of VO `vo` as `user` sees it (its endorsed images and
+  the cloud sites that support it, for `appliances`); what a panel shows must pass `visible_to(user)`.
 
 The change list offers the models of these apps as object types.
 """
@@ -50,6 +52,10 @@ def profile_panels(user):
     return [
         panel for config in portal_apps() if hasattr(config, "profile_panels") for panel in config.profile_panels(user)
     ]
+
+
+def vo_panels(vo, user):
+    return [panel for config in portal_apps() if hasattr(config, "vo_panels") for panel in config.vo_panels(vo, user)]
 
 
 def private_audit_models(flag="audit_private"):
