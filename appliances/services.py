@@ -60,6 +60,7 @@ def save_appliance(actor, appliance, *, categories=None, contacts=None):
         require_author(actor, appliance)
         if locked_row(appliance).deleted is not None:
             raise Conflict("This appliance has been deleted.")
+    appliance.full_clean(validate_unique=False, validate_constraints=False)  # field rules first: no NUL reaches a query
     if VirtualAppliance.objects.filter(name__iexact=appliance.name).exclude(pk=appliance.pk).exists():
         raise Conflict({"name": f"An appliance named {appliance.name} exists already."})
     m2m = {}
@@ -144,7 +145,7 @@ def save_version(actor, version):
     version.expires, note = clamp_expiry(version.expires)
     if version.expires <= timezone.now():
         raise Invalid({"expires": "The expiry must be in the future."})
-    version.full_clean()
+    version.full_clean(validate_unique=False, validate_constraints=False)  # field rules first: no NUL reaches a query
     if appliance.versions.filter(version=version.version).exclude(pk=version.pk).exists():
         raise Conflict({"version": f"Version {version.version} has been used already: choose a new version string."})
     if creating and appliance.versions.filter(state=VersionState.WORKING).exists():

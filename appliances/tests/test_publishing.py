@@ -42,17 +42,12 @@ def published_version(author, name, version="1.0", *, days=300, images=1):
     row, _note = services.save_version(
         author, ApplianceVersion(appliance=appliance, version=version, expires=timezone.now() + timedelta(days=days))
     )
-    row.images.all().delete()
-    for n in range(images):
-        data = f"{name}-{version}-{n}".encode()
-        services.save_image(
-            author,
-            Image(version=row, url=f"https://images.example.org/{name}/{version}/{n}.qcow2", format="qcow2",
-                  os_name="Ubuntu", os_version="24.04"),
-        )  # fmt: skip
-        Image.objects.filter(version=row, url__endswith=f"/{n}.qcow2").update(
-            size=len(data), sha512=hashlib.sha512(data).hexdigest()
-        )
+    for n in range(row.images.count(), images):  # a later version carries the published images on
+        url = f"https://images.example.org/{name}/{n}.qcow2"
+        services.save_image(author, Image(version=row, url=url, format="qcow2", os_name="Ubuntu", os_version="24.04"))
+    for image in row.images.all():
+        data = f"{name}-{version}-{image.url}".encode()
+        Image.objects.filter(pk=image.pk).update(size=len(data), sha512=hashlib.sha512(data).hexdigest())
     ApplianceVersion.objects.filter(pk=row.pk).update(status=IntegrityStatus.VERIFIED)
     return services.publish_version(author, row)
 
@@ -146,7 +141,7 @@ def test_expired_entries_are_refused_and_deleted_appliances_are_dropped(author, 
     ApplianceVersion.objects.filter(appliance__name="alma").update(expires=timezone.now() - timedelta(minutes=1))
     with pytest.raises(Invalid, match="expired entries"):
         publishing.publish_list(manager, vo)
-    assert not PublishedArtefact.objects.exists()
+    assert not PublishedArtefact.objects.filter(vo=vo).exists()
     services.delete_appliance(author, VirtualAppliance.objects.get(name="alma"))
     artefact = publishing.publish_list(manager, vo)
     assert artefact.image_count == 1
