@@ -12,6 +12,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
 
@@ -26,7 +27,6 @@ from appliances.models import (
     VOImageList,
 )
 from appliances.tests.hepix_support import openssl
-from egiportal import tokens
 from egiportal.errors import Conflict, Invalid
 from egiportal.models import VirtualOrganisation, VOMembership
 from egiportal.tests.factories import UserFactory
@@ -238,14 +238,22 @@ def test_a_private_list_needs_a_subscriber_token_or_membership(author, vo, manag
     url = "/store/vo/demo.egi.eu/image.list"
     refused = client.get(url)
     assert refused.status_code == 401 and refused["WWW-Authenticate"].startswith("Basic")
-    secret = tokens.new_secret(ListSubscriber.SECRET_PREFIX)
-    ListSubscriber.objects.create(vo=vo, name="SURF-CLOUD", prefix=secret[:9], digest=tokens.digest(secret))
+    with pytest.raises(Exception) as caught:
+        services.add_subscriber(member(vo, "notmanager"), vo, "SURF-CLOUD")
+    assert caught.value.error_code == "forbidden"
+    subscriber, secret = services.add_subscriber(manager, vo, "SURF-CLOUD")
+    assert secret.startswith("egil_") and secret not in str(subscriber.audit_state())
+    with pytest.raises(Conflict):
+        services.add_subscriber(manager, vo, "SURF-CLOUD")
+    with pytest.raises(ValidationError):
+        services.add_subscriber(manager, vo, "bad\x00<name>")
     assert client.get(url, HTTP_AUTHORIZATION=basic(secret)).status_code == 200
     assert client.get(url, HTTP_AUTHORIZATION=basic(secret + "x")).status_code == 401
     assert client.get(url, HTTP_AUTHORIZATION="Basic !!!notbase64").status_code == 401
-    ListSubscriber.objects.update(revoked=timezone.now())
+    services.revoke_subscriber(manager, subscriber)
     assert client.get(url, HTTP_AUTHORIZATION=basic(secret)).status_code == 401
     client.force_login(member(vo, "plainmember"))
+    assert ListSubscriber.objects.get().last_used is not None
     assert client.get(url).status_code == 200
 
 
