@@ -14,14 +14,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from egiportal import audit, permissions
+from egiportal import audit, permissions, tokens
 from egiportal.choices import AuditAction as CoreAction
 from egiportal.errors import Conflict, Forbidden, Invalid
 from egiportal.services import locked_row, save_audited
 
 from . import integrity
 from .choices import AuditAction, IntegrityStatus, JobState, VersionState
-from .models import MAX_LIFETIME, ApplianceVersion, Image, IntegrityJob, VirtualAppliance
+from .models import MAX_LIFETIME, ApplianceVersion, Image, IntegrityJob, ListSubscriber, VirtualAppliance
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ def save_appliance(actor, appliance, *, categories=None, contacts=None):
         require_author(actor, appliance)
         if locked_row(appliance).deleted is not None:
             raise Conflict("This appliance has been deleted.")
+    appliance.full_clean(validate_unique=False, validate_constraints=False)  # field rules first: no NUL reaches a query
     if VirtualAppliance.objects.filter(name__iexact=appliance.name).exclude(pk=appliance.pk).exists():
         raise Conflict({"name": f"An appliance named {appliance.name} exists already."})
     m2m = {}
@@ -144,10 +145,9 @@ def save_version(actor, version):
     version.expires, note = clamp_expiry(version.expires)
     if version.expires <= timezone.now():
         raise Invalid({"expires": "The expiry must be in the future."})
-    # Before full_clean: its unique-constraint check would answer a reused string without naming the field.
+    version.full_clean(validate_unique=False, validate_constraints=False)  # field rules first: no NUL reaches a query
     if appliance.versions.filter(version=version.version).exclude(pk=version.pk).exists():
         raise Conflict({"version": f"Version {version.version} has been used already: choose a new version string."})
-    version.full_clean()
     if creating and appliance.versions.filter(state=VersionState.WORKING).exists():
         raise Conflict("This appliance has a working version already: edit it, or delete it first.")
     try:
@@ -431,3 +431,38 @@ def resume_integrity_checks():
     for pk in ids:
         _dispatch(pk)
     return ids
+
+
+# ---------------------------------------------------------------------------------------------
+# Subscriber tokens of private VO lists (§1.6)
+# ---------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def add_subscriber(actor, vo, name):
+    """Issue a token with which a site downloads the VO's private list; returns (subscriber, secret). The
+    secret is shown once: only its keyed digest is kept."""
+    permissions.require(actor, permissions.EDIT, vo, f"Only the managers of {vo} may issue subscriber tokens.")
+    secret = tokens.new_secret(ListSubscriber.SECRET_PREFIX)
+    subscriber = ListSubscriber(
+        vo=vo, name=name.strip(), prefix=secret[:12], digest=tokens.digest(secret), created_by=actor
+    )
+    subscriber.full_clean(validate_constraints=False)
+    if vo.list_subscribers.filter(name=subscriber.name).exists():
+        raise Conflict({"name": f"{vo} has a subscriber named {subscriber.name} already."})
+    subscriber.save()
+    audit.record(actor, CoreAction.CREATE, subscriber, None, subscriber.audit_state())
+    return subscriber, secret
+
+
+@transaction.atomic
+def revoke_subscriber(actor, subscriber):
+    row = locked_row(subscriber, "vo")
+    permissions.require(actor, permissions.EDIT, row.vo, f"Only the managers of {row.vo} may revoke its tokens.")
+    if row.revoked is not None:
+        raise Conflict("This token is revoked already.")
+    before = row.audit_state()
+    row.revoked = timezone.now()
+    row.save(update_fields=["revoked"])
+    audit.record(actor, CoreAction.UPDATE, row, before, row.audit_state(), "revoked")
+    return row

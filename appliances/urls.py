@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import store, views
+from . import demo, store, views
 
 VERSION = "appliances/<str:name>/versions/<id:pk>"
 IMAGES = "appliances/<str:name>/versions/<id:version_pk>/images"
@@ -33,3 +33,6 @@ urlpatterns = [
     # -- a VO's image list --
     path("vos/<str:name>/image-list/", views.VOImageListView.as_view(), name="vo_image_list"),
 ]
+
+# The demo's image files, served by the portal itself (404 unless DEMO is set).
+urlpatterns += [path("demo-images/<str:file_name>", demo.demo_image, name="demo_image")]

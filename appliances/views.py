@@ -21,7 +21,6 @@ from egiportal.views import (
     ObjectFormView,
     ObjectHistoryView,
     ObjectListView,
-    _add_errors,
 )
 
 from . import publishing, services
@@ -128,18 +127,13 @@ class ApplianceFormView(ObjectFormView):
         return super().get(request, name)
 
     def post(self, request, name=None):
-        # A bound form with the upload: ObjectFormView builds it from request.POST only.
-        obj = self.get_object(request, name)
-        self.check_permission(request, obj)
-        form = self.form_class(request.POST, request.FILES, **self.form_kwargs(request, obj))
-        if form.is_valid():
-            try:
-                saved = form.save_with(request.user)
-            except ValidationError as exc:
-                _add_errors(form, exc)
-            else:
-                return redirect(saved.get_absolute_url())
-        return self.render_form(request, form, obj, status=400)
+        return super().post(request, name)
+
+    def form_kwargs(self, request, obj):
+        kwargs = super().form_kwargs(request, obj)
+        if request.method == "POST":  # the logo upload; on GET it would make the form bound
+            kwargs["files"] = request.FILES
+        return kwargs
 
     def check_permission(self, request, obj):
         if obj.pk is not None:

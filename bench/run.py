@@ -9,7 +9,8 @@ times N requests per page through Django's test client in-process, counting quer
 The portal starts as under the WSGI server (egiportal/wsgi.py: everything imported, then gc.freeze).
 Measured: the busiest browser pages; the REST API's lists of 100 services and sites (full and brief) and
 a bulk create of 1,000 service properties; the PI's first pages and its unpaged replies; the hostile
-scope and property filters of issue 11 (40 scope names, 60 extensions / property terms) beside a 1 s target.
+scope and property filters of issue 11 (40 scope names, 60 extensions / property terms) beside a 1 s target;
+the marketplace's signing of a 500-image list and its catalogue of 2,000 appliances (bench/marketplace.py).
 """
 
 import argparse
@@ -501,6 +502,15 @@ def main():
     report_pi(pi, full, args.requests)
     hostile = [(label, expected, measure(client, path, HOSTILE_REQUESTS)) for label, path, expected in hostile_pages()]
     report_hostile(hostile)
+    import marketplace  # bench/marketplace.py, beside this script
+
+    sign = marketplace.sign_bench()
+    marketplace.seed_catalogue()
+    catalogue = [
+        (label, path, measure(client, path, args.requests) if available(path) else None)
+        for label, path in marketplace.pages()
+    ]
+    marketplace.report(sign, catalogue)
     report_gunicorn(through_gunicorn())
 
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from .forms import AdminLoginForm
-from .models import APIToken, AuditLog, Identity, User, VirtualOrganisation, VOMembership
+from .models import APIToken, AuditLog, Identity, OutboxMessage, User, VirtualOrganisation, VOMembership
 from .services import delete_audited, save_audited
 
 
@@ -181,3 +181,34 @@ class VOMembershipAdmin(AuditedAdmin):
         if obj is not None and obj.source == VOMembership.Source.CHECKIN:
             return False
         return super().has_change_permission(request, obj)
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(admin.ModelAdmin):
+    """The transactional outbox, to watch: what is pending, how often it was tried, why it failed.
+    Read-only: a row is written with its change and marked done by the task's own run (egiportal.outbox),
+    so an edit here could only lose or repeat work."""
+
+    list_display = ("task", "state", "attempts", "created", "short_error")
+    list_filter = ("task",)
+    search_fields = ("task", "last_error")
+    date_hierarchy = "created"
+
+    @admin.display(description="state")
+    def state(self, obj):
+        if obj.done_at:
+            return "done"
+        return "dispatched" if obj.dispatched_at else "pending"
+
+    @admin.display(description="last error")
+    def short_error(self, obj):
+        return obj.last_error[:120]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -2,11 +2,13 @@
 
 import hashlib
 import math
+import secrets
 
 from django import forms
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
+from django.core import signing
 from django.core.exceptions import ValidationError
 from rest_framework.throttling import BaseThrottle
 
@@ -80,7 +82,48 @@ def _minutes(counted):
     return f"{minutes} minute" if minutes == 1 else f"{minutes} minutes"
 
 
-class ServiceModelForm(StyledMixin, forms.ModelForm):
+FORM_TOKEN = "form_token"
+_form_token_signer = signing.TimestampSigner(salt="egiportal.forms.form-token")
+
+
+def new_form_token():
+    """A one-time token for one rendering of a create form: random, signed with the time it was made."""
+    return _form_token_signer.sign(secrets.token_urlsafe(24))
+
+
+class FormTokenField(forms.CharField):
+    """The hidden one-time token of a create form (egiportal.services.create_once). Optional, so that a
+    script posting the fields alone still works; when sent, it must be one this server signed within
+    services.FORM_TOKEN_MAX_AGE, as its FormSubmission row is kept no longer."""
+
+    widget = forms.HiddenInput
+
+    def __init__(self, **kwargs):
+        super().__init__(required=False, max_length=200, **kwargs)
+
+    def clean(self, value):
+        value = super().clean(value)
+        if not value:
+            return ""
+        try:
+            _form_token_signer.unsign(value, max_age=services.FORM_TOKEN_MAX_AGE)
+        except signing.SignatureExpired:
+            raise ValidationError("This form is more than a day old: reload the page and enter it again.") from None
+        except signing.BadSignature:
+            raise ValidationError("This form was not made by the portal: reload the page and enter it again.") from None
+        return value
+
+
+class OnceMixin:
+    """`once=True` (the generic create view's) adds the hidden one-time token FORM_TOKEN to the form."""
+
+    def __init__(self, *args, once=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if once:
+            self.fields[FORM_TOKEN] = FormTokenField(initial=new_form_token())
+
+
+class ServiceModelForm(OnceMixin, StyledMixin, forms.ModelForm):
     """A ModelForm whose model validation runs as usual but whose save goes through a service."""
 
     def __init__(self, *args, actor=None, **kwargs):
@@ -94,7 +137,7 @@ class ServiceModelForm(StyledMixin, forms.ModelForm):
         raise NotImplementedError
 
 
-class ActorForm(StyledMixin, forms.Form):
+class ActorForm(OnceMixin, StyledMixin, forms.Form):
     def __init__(self, *args, actor=None, instance=None, **kwargs):
         self.actor, self.instance = actor, instance
         super().__init__(*args, **kwargs)

@@ -445,3 +445,23 @@ class OutboxMessage(models.Model):
 
     def __str__(self):
         return f"{self.task}{tuple(self.args)}"
+
+
+class FormSubmission(models.Model):
+    """A browser create form that was submitted and saved: its one-time token (egiportal.forms.FormTokenField)
+    and where the object it created is. The row is written in the transaction of the create, so a second
+    POST of the same rendered form (a double click, a reload) finds the token taken and is sent to that
+    object instead of creating a second one. GOCDB allows identical services in one site, so no
+    uniqueness rule on the object could tell a repeated form from a wanted twin. Rows older than a token
+    may live are pruned."""
+
+    token = models.CharField(max_length=200, unique=True)
+    user = models.ForeignKey("User", on_delete=models.CASCADE, null=True, related_name="+")
+    object_url = models.CharField(max_length=500, blank=True)
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return self.object_url or self.token[:12]

@@ -1,17 +1,18 @@
 """Shared pieces of the business operations: permission checks and audited saves."""
 
 import re
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import RegexValidator
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from . import audit, permissions, validators
 from .choices import AuditAction
 from .errors import Conflict, Invalid, NotFound
-from .models import APIToken, Identity, User
+from .models import APIToken, FormSubmission, Identity, User
 
 
 def lock_of(model):
@@ -368,3 +369,49 @@ def update_vo(actor, vo, changes):
         locked.save(update_fields=list(changes))
         audit.record(actor, AuditAction.UPDATE, locked, before, {"description": locked.description})
     return locked
+
+
+# --- one-time create forms --------------------------------------------------------------------------
+
+
+FORM_TOKEN_MAX_AGE = 24 * 3600  # seconds a create form's token is good for (egiportal.forms.FormTokenField)
+
+
+class AlreadySubmitted(Conflict):
+    """The create form with this token was saved before; `url` is where its object is ("" if unknown)."""
+
+    def __init__(self, url):
+        super().__init__("This form was already submitted; nothing new was created.")
+        self.url = url
+
+
+def create_once(actor, token, create, url_of):
+    """Run `create()` unless a create with the same form token (egiportal.forms.FormTokenField) succeeded
+    before, and return what it returns; without a token, just run it.
+
+    The token is claimed first, in the transaction of the create: a second POST of the same form waits on
+    the unique token until the first commits and then fails on it, so at most one object is made however
+    the two requests interleave. A create that fails rolls its claim back, so the form can be corrected and
+    sent again. Raises AlreadySubmitted with the URL of the first object (`url_of(obj)`), if it was the
+    same user's. The cache is not used for this: it fails open when Redis is down.
+    """
+    if not token:
+        return create()
+    try:
+        with transaction.atomic():
+            claim = FormSubmission.objects.create(token=token, user=actor)
+            obj = create()
+            claim.object_url = url_of(obj)[:500]
+            claim.save(update_fields=["object_url"])
+    except IntegrityError:
+        first = FormSubmission.objects.filter(token=token).first()
+        if first is None:
+            raise  # not the token: a uniqueness race of the create itself
+        raise AlreadySubmitted(first.object_url if first.user_id == actor.pk else "") from None
+    _prune_form_submissions()
+    return obj
+
+
+def _prune_form_submissions():
+    """Forget tokens older than a token may be used (FORM_TOKEN_MAX_AGE): one indexed delete."""
+    FormSubmission.objects.filter(created__lt=timezone.now() - timedelta(seconds=FORM_TOKEN_MAX_AGE)).delete()

@@ -9,6 +9,7 @@ from zoneinfo import available_timezones
 
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
+from django.utils.deconstruct import deconstructible
 
 EMAIL_ATOM = (
     r"[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
@@ -20,15 +21,67 @@ def _rx(pattern, message):
     return RegexValidator(re.compile(pattern), message)
 
 
+@deconstructible(path="egiportal.validators.CharacterRule")
+class CharacterRule(RegexValidator):
+    """A RegexValidator for a field made of a set of characters, whose message names the characters of the
+    value outside `allowed` (a regex matching one allowed character): each once, in order of appearance, at
+    most MAX_SHOWN, control and other unprintable characters as U+0000. A value that fails on its shape
+    alone (a leading space) gets the plain message."""
+
+    MAX_SHOWN = 10
+
+    def __init__(self, regex, message, allowed):
+        super().__init__(regex, message)
+        self.allowed = allowed
+        self._allowed = re.compile(allowed)
+
+    def __call__(self, value):
+        try:
+            super().__call__(value)
+        except ValidationError:
+            shown = offending_characters(str(value), self._allowed, self.MAX_SHOWN)
+            # the message is %-formatted with params: a "%" it names must not start a placeholder
+            message = f"{self.message} Not allowed: {shown}.".replace("%", "%%") if shown else self.message
+            raise ValidationError(message, code=self.code, params={"value": value}) from None
+
+    def __eq__(self, other):
+        return super().__eq__(other) and self.allowed == getattr(other, "allowed", None)
+
+
+def offending_characters(value, allowed, limit):
+    """The distinct characters of `value` that `allowed` (one character's regex) refuses, shown for a
+    message: "<", ">", U+0000 (then " and 3 more" past `limit`)."""
+    seen = []
+    for char in value:
+        if char not in seen and not allowed.fullmatch(char):
+            seen.append(char)
+    shown = ", ".join(_show(char) for char in seen[:limit])
+    return f"{shown} and {len(seen) - limit} more" if len(seen) > limit else shown
+
+
+def _show(char):
+    if not char.isprintable() or (char.isspace() and char != " "):
+        return f"U+{ord(char):04X}"
+    return f"'{char}'" if char == '"' else f'"{char}"'
+
+
+def _chars(pattern, message, allowed):
+    return CharacterRule(re.compile(pattern), message, allowed)
+
+
 # \Z instead of $ so that a trailing newline never slips through; single-line fields take " \t" where
 # GOCDB says \s, so that no line break can be smuggled into a name, DN or telephone number.
-entity_name = _rx(r"^[a-zA-Z0-9\-._]+\Z", "Only letters, digits, '-', '.' and '_' are allowed.")
-scope_name = _rx(r"^[A-Za-z0-9_\-.]+\Z", "Only letters, digits, '-', '.' and '_' are allowed.")
-group_name = _rx(r"^[A-Za-z0-9_]+\Z", "Only letters, digits and '_' are allowed.")
-free_text = _rx(r"^[^`'\";<>]+\Z", "The characters ` ' \" ; < > are not allowed.")
-free_text_optional = _rx(r"^[^`'\";<>]*\Z", "The characters ` ' \" ; < > are not allowed.")
-official_name = _rx(r"^[a-zA-Z0-9\-._()\[\],;:/'\" \t]*\Z", "This name contains characters that are not allowed.")
-domain = _rx(r"^[a-zA-Z0-9\-+._/ \t()']+\Z", "Enter a valid domain.")
+entity_name = _chars(r"^[a-zA-Z0-9\-._]+\Z", "Only letters, digits, '-', '.' and '_' are allowed.", r"[a-zA-Z0-9\-._]")
+scope_name = _chars(r"^[A-Za-z0-9_\-.]+\Z", "Only letters, digits, '-', '.' and '_' are allowed.", r"[A-Za-z0-9_\-.]")
+group_name = _chars(r"^[A-Za-z0-9_]+\Z", "Only letters, digits and '_' are allowed.", r"[A-Za-z0-9_]")
+free_text = _chars(r"^[^`'\";<>]+\Z", "The characters ` ' \" ; < > are not allowed.", r"[^`'\";<>]")
+free_text_optional = _chars(r"^[^`'\";<>]*\Z", "The characters ` ' \" ; < > are not allowed.", r"[^`'\";<>]")
+official_name = _chars(
+    r"^[a-zA-Z0-9\-._()\[\],;:/'\" \t]*\Z",
+    "This name contains characters that are not allowed.",
+    r"[a-zA-Z0-9\-._()\[\],;:/'\" \t]",
+)
+domain = _chars(r"^[a-zA-Z0-9\-+._/ \t()']+\Z", "Enter a valid domain.", r"[a-zA-Z0-9\-+._/ \t()']")
 # GOCDB's PCRE \w means [A-Za-z0-9_]; Python's \w would also take any Unicode letter, so it is spelt out.
 home_url = _rx(
     r"^((http|https)://([A-Za-z0-9_\-]+\.)+[A-Za-z0-9_\-]+([A-Za-z0-9_\-./?%&=]*))?\Z",
@@ -48,7 +101,7 @@ ip_range = _rx(
     rf"^({_IP_PAIR}(?![0-9])|[,;])*\Z",
     "Enter address/netmask pairs separated by ',' or ';', e.g. 192.0.2.0/255.255.255.0.",
 )
-ipv6_range = _rx(r"^[a-fA-F0-9:/]*\Z", "Enter an IPv6 range such as 2001:db8::/32.")
+ipv6_range = _chars(r"^[a-fA-F0-9:/]*\Z", "Enter an IPv6 range such as 2001:db8::/32.", r"[a-fA-F0-9:/]")
 latitude = _rx(r"^((\+|-)?0*(([0-8]?[0-9](\.[0-9]+)?)|90))?\Z", "Latitude must be between -90 and 90.")
 longitude = _rx(r"^((\+|-)?0*(((([1-9]|1[0-7]))?[0-9](\.[0-9]+)?)|180))?\Z", "Longitude must be between -180 and 180.")
 telephone = _rx(rf"^{_TEL}\Z", "Enter a telephone number using digits, spaces, + - . ( ).")
@@ -60,29 +113,49 @@ emails_optional = _rx(
     rf"^({EMAIL_ATOM}(\s*[,;]\s*{EMAIL_ATOM})*)?\Z", "Enter e-mail addresses separated by ',' or ';'."
 )
 email_optional = _rx(rf"^({EMAIL_ATOM})?\Z", "Enter a single e-mail address.")
-hostname = _rx(
-    r"^([a-zA-Z0-9\-_]+\.)+[a-zA-Z0-9]+\Z", "Enter a fully qualified host name without port, e.g. cloud.example.org."
+hostname = _chars(
+    r"^([a-zA-Z0-9\-_]+\.)+[a-zA-Z0-9]+\Z",
+    "Enter a fully qualified host name without port, e.g. cloud.example.org.",
+    r"[a-zA-Z0-9\-_.]",
 )
 host_dn = _rx(
     r"^(/[a-zA-Z]+=[a-zA-Z0-9\-_ \t.@,'/)(]+)*\Z", "Enter a DN in slash form, e.g. /C=NL/O=Example/CN=host.example.org."
 )
-os_arch = _rx(r"^[a-zA-Z0-9\-._()\[\],;:/'\" \t]*\Z", "This value contains characters that are not allowed.")
-_url_characters = _rx(r"^[0-9a-zA-Z:/.&?_$+!*'(),\-#\[\]@;=~%]*\Z", "Enter a URL made of RFC 3986 characters only.")
+os_arch = _chars(
+    r"^[a-zA-Z0-9\-._()\[\],;:/'\" \t]*\Z",
+    "This value contains characters that are not allowed.",
+    r"[a-zA-Z0-9\-._()\[\],;:/'\" \t]",
+)
+_url_characters = _chars(
+    r"^[0-9a-zA-Z:/.&?_$+!*'(),\-#\[\]@;=~%]*\Z",
+    "Enter a URL made of RFC 3986 characters only.",
+    r"[0-9a-zA-Z:/.&?_$+!*'(),\-#\[\]@;=~%]",
+)
 _timezone_shape = _rx(r"^[a-zA-Z_-]+(/[a-zA-Z_-]+)*\Z", "Enter an IANA time zone such as Europe/Amsterdam.")
 _URL_SHAPE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*://[^/?#]+")
-endpoint_name = _rx(r"^[a-zA-Z0-9\-._ \t]+\Z", "Only letters, digits, spaces, '-', '.' and '_' are allowed.")
-interface_name = _rx(
-    r"^[a-zA-Z0-9\-._()\[\],;+:/'\" \t]*\Z", "This interface name contains characters that are not allowed."
+endpoint_name = _chars(
+    r"^[a-zA-Z0-9\-._ \t]+\Z", "Only letters, digits, spaces, '-', '.' and '_' are allowed.", r"[a-zA-Z0-9\-._ \t]"
 )
-property_key = _rx(
+interface_name = _chars(
+    r"^[a-zA-Z0-9\-._()\[\],;+:/'\" \t]*\Z",
+    "This interface name contains characters that are not allowed.",
+    r"[a-zA-Z0-9\-._()\[\],;+:/'\" \t]",
+)
+property_key = _chars(
     r"^[a-zA-Z0-9@_\-\[\]+.]+([ \t]+[a-zA-Z0-9@_\-\[\]+.]+)*\Z",
     "A key uses letters, digits and @ _ - [ ] + . with no leading or trailing space.",
+    r"[a-zA-Z0-9@_\-\[\]+. \t]",
 )
-property_value = _rx(
+property_value = _chars(
     r"^[^`'\"<>\s]+(\s+[^`'\"<>\s]+)*\Z",
     "A value may not contain ` ' \" < > nor start or end with a space.",
+    r"[^`'\"<>]",
 )
-ggus_su = _rx(r"^[a-zA-Z0-9\-._()\[\],;+:/ \t]*\Z", "This support unit contains characters that are not allowed.")
+ggus_su = _chars(
+    r"^[a-zA-Z0-9\-._()\[\],;+:/ \t]*\Z",
+    "This support unit contains characters that are not allowed.",
+    r"[a-zA-Z0-9\-._()\[\],;+:/ \t]",
+)
 
 
 def timezone(value):
@@ -110,16 +183,25 @@ def url(value):
         raise ValidationError("Enter an absolute URL such as https://host.example.org:8443/path.")
 
 
+_IPV6_PREFIX = re.compile(r"[0-9]{1,3}\Z")  # ASCII digits only: str.isdigit() takes "١٢" too
+
+
 def ipv6_address(value):
-    """GOCDB's IPv6Validator: an IPv6 address with an optional non-zero prefix length."""
+    """GOCDB's IPv6Validator: an IPv6 address with an optional non-zero prefix length. Python's ipaddress
+    also takes a zone id (fe80::1%eth0), which names an interface of one host and means nothing in a
+    shared database: refused."""
     if not value:
         return
-    address, _, prefix = value.partition("/")
+    address, slash, prefix = value.partition("/")
+    if "%" in address:
+        raise ValidationError("An IPv6 address may not carry a zone id (%...): enter the address alone, e.g. fe80::1.")
     try:
         ipaddress.IPv6Address(address)
     except ValueError:
-        raise ValidationError("Enter a valid IPv6 address, optionally with /prefix.") from None
-    if prefix and (not prefix.isdigit() or not 0 < int(prefix) <= 128):
+        raise ValidationError(
+            f"{address[:60]!r} is not a valid IPv6 address; enter one such as 2001:db8::1, optionally with /prefix."
+        ) from None
+    if slash and not (_IPV6_PREFIX.match(prefix) and 0 < int(prefix) <= 128):
         raise ValidationError("The IPv6 prefix length must be a whole number from 1 to 128.")
 
 

@@ -4,6 +4,7 @@ delete, history. A view parses input, calls one service, renders."""
 import csv
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -17,7 +18,7 @@ from django_tables2 import RequestConfig
 from . import caching, permissions, portal_apps, services
 from .errors import NotFound
 from .filtersets import AuditLogFilterSet
-from .forms import PropertiesForm
+from .forms import FORM_TOKEN, PropertiesForm
 from .models import AuditLog
 from .tables import AuditLogTable
 
@@ -140,7 +141,8 @@ class ObjectFormView(LoginRequiredMixin, View):
         return get_object_or_404(self.queryset.visible_to(request.user), pk=pk)
 
     def form_kwargs(self, request, obj):
-        return {"instance": obj, "actor": request.user}
+        # a create form carries a one-time token, so that sending it twice creates one object
+        return {"instance": obj, "actor": request.user, "once": obj.pk is None}
 
     def check_permission(self, request, obj):
         """Refuse early (before showing the form) when the user cannot possibly save."""
@@ -157,12 +159,26 @@ class ObjectFormView(LoginRequiredMixin, View):
         form = self.form_class(request.POST, **self.form_kwargs(request, obj))
         if form.is_valid():
             try:
-                saved = form.save_with(request.user)
+                saved = services.create_once(
+                    request.user,
+                    form.cleaned_data.get(FORM_TOKEN),
+                    lambda: form.save_with(request.user),
+                    self.success_url,
+                )
+            except services.AlreadySubmitted as exc:
+                return self.already_submitted(request, exc)
             except ValidationError as exc:
                 _add_errors(form, exc)
             else:
                 return redirect(self.success_url(saved))
         return self.render_form(request, form, obj, status=400)
+
+    def already_submitted(self, request, exc):
+        """A second POST of a create form that was saved: to the object of the first, with a message."""
+        if not exc.url:
+            raise PermissionDenied(exc.messages[0])
+        messages.info(request, "This form had already been submitted: here is what it created; nothing was added.")
+        return redirect(exc.url)
 
     def success_url(self, obj):
         return obj.get_absolute_url()

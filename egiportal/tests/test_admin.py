@@ -83,3 +83,26 @@ def test_the_audited_delete_is_written_once():
         if "AuditAction.DELETE" in path.read_text()
     )
     assert writers == ["egiportal/services.py"]
+
+
+@pytest.mark.django_db
+def test_admin_lists_outbox_messages_read_only(client):
+    from egiportal.models import OutboxMessage
+
+    OutboxMessage.objects.create(task="sites.tasks.notify", args=[7], attempts=3, last_error="broker <down>")
+    OutboxMessage.objects.create(task="egiportal.tasks.done", done_at="2026-01-01T00:00Z")
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    listing = client.get(reverse("admin:egiportal_outboxmessage_changelist"))
+    assert listing.status_code == 200
+    page = listing.content.decode()
+    assert "sites.tasks.notify" in page and "broker &lt;down&gt;" in page and "pending" in page and "done" in page
+    message = OutboxMessage.objects.get(task="sites.tasks.notify")
+    assert client.get(reverse("admin:egiportal_outboxmessage_add")).status_code == 403
+    change = reverse("admin:egiportal_outboxmessage_change", args=[message.pk])
+    client.post(change, {"task": "x", "args": "[]", "attempts": 0})
+    assert (
+        client.post(reverse("admin:egiportal_outboxmessage_delete", args=[message.pk]), {"post": "yes"}).status_code
+        == 403
+    )
+    message.refresh_from_db()
+    assert message.task == "sites.tasks.notify" and message.attempts == 3

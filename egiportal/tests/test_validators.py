@@ -285,3 +285,65 @@ def test_telephone_rewrite_matches_gocdb_pattern(value):
     except ValidationError:
         accepted = False
     assert accepted == bool(gocdb.search(value))
+
+
+@pytest.mark.parametrize(
+    ("validator", "value", "named"),
+    [
+        (v.entity_name, "NL<AMS>x<", 'Not allowed: "<", ">".'),
+        (v.free_text, "a;b`c", 'Not allowed: ";", "`".'),
+        (v.free_text_optional, 'say "hi"', "Not allowed: '\"'."),
+        (v.group_name, "a-b.c", 'Not allowed: "-", ".".'),
+        (v.scope_name, "EGI Core", 'Not allowed: " ".'),
+        (v.official_name, "Site\x00\x1b\n", "Not allowed: U+0000, U+001B, U+000A."),
+        (v.domain, "a%b", 'Not allowed: "%".'),  # a "%" in the message is not taken as a placeholder
+        (v.os_arch, "x86{64}", 'Not allowed: "{", "}".'),
+        (v.url, "https://h.example.org/a b|", 'Not allowed: " ", "|".'),
+        (v.endpoint_name, "nova\u200bapi", "Not allowed: U+200B."),
+        (v.ggus_su, "SU<x>", 'Not allowed: "<", ">".'),
+        (v.property_key, "k=v", 'Not allowed: "=".'),
+        (v.property_value, "<b>", 'Not allowed: "<", ">".'),
+        (v.hostname, "cloud example.org", 'Not allowed: " ".'),
+        (v.entity_name, "!@#$%^&*(){}|~", 'Not allowed: "!", "@", "#", "$", "%", "^", "&", "*", "(", ")" and 4 more.'),
+    ],
+)
+def test_character_rules_name_the_offending_characters(validator, value, named):
+    with pytest.raises(ValidationError) as refused_:
+        validator(value)
+    assert refused_.value.messages[0].endswith(named), refused_.value.messages
+
+
+def test_a_character_rule_refusing_a_shape_only_gives_the_plain_message():
+    with pytest.raises(ValidationError) as refused_:
+        v.property_key(" leading")
+    assert refused_.value.messages == [v.property_key.message]
+
+
+def test_character_rules_stay_deconstructible_and_equal_for_migrations():
+    path, args, kwargs = v.entity_name.deconstruct()
+    assert path == "egiportal.validators.CharacterRule"
+    assert v.CharacterRule(*args, **kwargs) == v.entity_name
+    assert v.entity_name != v.scope_name and v.entity_name != v._rx(r"^[a-zA-Z0-9\-._]+\Z", v.entity_name.message)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "::g",
+        "1:2:3:4:5:6:7:8:9",
+        "fe80::1%eth0",
+        "fe80::1%25",
+        "::1\x00",
+        "::1/\u0661\u0662",
+        "::1/",
+        "::1/0",
+        "::1/129",
+        "::1/" + "9" * 5000,
+        " ::1",
+        "\uff12001:db8::1",
+    ],
+)
+def test_invalid_ipv6_addresses_are_refused_with_a_clear_message(value):
+    with pytest.raises(ValidationError) as refused_:
+        v.ipv6_address(value)
+    assert "IPv6" in refused_.value.messages[0]
