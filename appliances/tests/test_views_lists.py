@@ -14,6 +14,7 @@ from appliances.choices import ListState
 from appliances.models import PublishedArtefact, VOImageList
 from appliances.views import atrope_snippet, cloudkeeper_snippet
 from egiportal.tests.factories import UserFactory, VOFactory, vo_member
+from egiportal.tests.test_browser import log_in, page  # noqa: F401 - the browser fixture
 from endpoints.models import Service, ServiceProperty
 from endpoints.tests.factories import service_type
 from sites.models import Scope
@@ -41,12 +42,12 @@ def manager(vo):
     return user
 
 
-def page(vo):
+def list_page(vo):
     return reverse("vo_image_list", args=[vo.name])
 
 
 def post(client, vo, action, **data):
-    return client.post(page(vo), {"action": action, **data}, follow=True)
+    return client.post(list_page(vo), {"action": action, **data}, follow=True)
 
 
 def texts(response):
@@ -103,13 +104,13 @@ def test_only_the_vos_managers_may_curate(client, vo, manager):
     vo_member(other_vo_manager, VOFactory(), manager=True)
     vo_member(member, vo)
     body = {"action": "add", "appliance": appliance.name}
-    response = client.post(page(vo), body)
+    response = client.post(list_page(vo), body)
     assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
     for user in (other_vo_manager, member, UserFactory()):
         client.force_login(user)
-        assert client.post(page(vo), body).status_code == 403
-        assert client.post(page(vo), {"action": "publish"}).status_code == 403
-        assert "draft-entries" not in client.get(page(vo)).content.decode()  # nor do they see the draft
+        assert client.post(list_page(vo), body).status_code == 403
+        assert client.post(list_page(vo), {"action": "publish"}).status_code == 403
+        assert "draft-entries" not in client.get(list_page(vo)).content.decode()  # nor do they see the draft
     assert not VOImageList.objects.exists() and not PublishedArtefact.objects.exists()
     client.force_login(manager)
     assert "The draft holds 1 image of" in texts(post(client, vo, "add", appliance=appliance.name))[0]
@@ -131,7 +132,7 @@ def test_unknown_vo_and_hostile_names_are_404(client, manager):
 def test_manager_builds_publishes_and_sees_the_subscribe_panel(client, vo, manager, settings):
     first, second = published_appliance(images=2), published_appliance()
     client.force_login(manager)
-    response = client.get(page(vo))
+    response = client.get(list_page(vo))
     assert response.status_code == 200
     assert {name for name, _title in response.context["candidates"]} >= {first.name, second.name}
     assert not VOImageList.objects.exists()  # a GET writes no draft
@@ -148,7 +149,7 @@ def test_manager_builds_publishes_and_sees_the_subscribe_panel(client, vo, manag
     assert "Nothing to publish" in texts(post(client, vo, "publish"))[0]
     # A new version of one appliance: the entry is outdated until the manager updates and republishes.
     published_version(second)
-    response = client.get(page(vo))
+    response = client.get(list_page(vo))
     assert response.context["outdated"] == 1
     assert "1 entry outdated" in response.content.decode()
     response = post(client, vo, "update_all")
@@ -195,7 +196,7 @@ def test_bad_appliance_names_are_messages_and_change_nothing(client, vo, manager
 @pytest.mark.django_db
 def test_unknown_action_is_refused(client, vo, manager):
     client.force_login(manager)
-    assert client.post(page(vo), {"action": "drop-table"}).status_code == 400
+    assert client.post(list_page(vo), {"action": "drop-table"}).status_code == 400
 
 
 @pytest.mark.django_db
@@ -209,7 +210,7 @@ def test_entry_states_are_shown(client, vo, manager):
     deleted.deleted = timezone.now()
     deleted.save()
     client.logout()
-    response = client.get(page(vo))  # anyone sees a public published list
+    response = client.get(list_page(vo))  # anyone sees a public published list
     states = {entry.image.version.appliance.name: state for entry, state in response.context["rows"]}
     assert states == {fine.name: "up_to_date", expiring.name: "expiring", deleted.name: "deleted"}
     html = response.content.decode()
@@ -224,11 +225,11 @@ def test_a_private_published_list_is_hidden_from_outsiders(client, vo, manager):
     post(client, vo, "private", private="on")
     post(client, vo, "publish")
     client.logout()
-    assert client.get(page(vo)).context["published"] is None
+    assert client.get(list_page(vo)).context["published"] is None
     member = UserFactory()
     vo_member(member, vo)
     client.force_login(member)
-    response = client.get(page(vo))
+    response = client.get(list_page(vo))
     assert response.context["published"] is not None and "token:" in response.context["subscribe"]["atrope"]
 
 
@@ -262,3 +263,33 @@ def test_vo_page_lists_endorsed_images_and_supporting_cloud_sites(client, vo, ma
     html = response.content.decode()
     assert by_scope.get_absolute_url() in html and appliance.get_absolute_url() in html
     assert not_cloud.get_absolute_url() not in html
+
+
+# ---------------------------------------------------------------------------------------------
+# In a real browser
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_vo_manager_adds_publishes_and_reads_the_subscribe_panel(page):  # noqa: F811
+    vo = VOFactory(name="fedcloud.example.org")
+    manager = UserFactory(username="maria")
+    vo_member(manager, vo, manager=True)
+    appliance = published_appliance(name="ubuntu-noble", title="Ubuntu Noble")
+    log_in(page, "maria")
+    page.goto(page_url := f"/vos/{vo.name}/image-list/")
+    assert "has published no image list yet" in page.content()
+    page.select_option("#id_appliance", value=appliance.name)
+    page.click("button:has-text('Add to the draft')")
+    page.wait_for_selector("text=The draft holds 1 image of ubuntu-noble")
+    assert "Ubuntu Noble" in page.inner_text("#draft-entries")
+    page.click("#draft-actions button:has-text('Publish')")
+    page.wait_for_selector("#subscribe")
+    assert page.url.endswith(page_url)
+    signer = publishing.signer()
+    assert page.inner_text("#subscribe-url").endswith(f"/store/vo/{vo.name}/image.list")
+    assert page.inner_text("#signer-dn") == signer.dn
+    assert f"dn: '{signer.dn}'" in page.inner_text("#atrope-snippet")
+    assert "added: " in page.inner_text("#subscribe")
+    assert PublishedArtefact.objects.filter(vo=vo).count() == 1
