@@ -470,6 +470,22 @@ def _private(request, vo):
     return "The draft is private: sites will need a subscriber token." if private else "The draft is public."
 
 
+def _subscriber_add(request, vo):
+    _subscriber, secret = services.add_subscriber(request.user, vo, request.POST.get("name", "")[:1000])
+    # Shown once: only its digest is kept.
+    return f"Subscriber token (copy it now, it is not shown again): {secret}"
+
+
+def _subscriber_revoke(request, vo):
+    value = request.POST.get("subscriber", "")
+    well_formed = value.isascii() and value.isdigit() and len(value) <= 18  # past 18 digits: beyond bigint
+    found = vo.list_subscribers.filter(pk=int(value), revoked=None).first() if well_formed else None
+    if found is None:
+        raise ValidationError("No such subscriber.")
+    services.revoke_subscriber(request.user, found)
+    return f"The token of {found.name} is revoked."
+
+
 LIST_ACTIONS = {
     "add": _add,
     "update": _add,  # updating an entry takes the appliance's current published version, as adding does
@@ -478,6 +494,8 @@ LIST_ACTIONS = {
     "revert": _revert,
     "publish": _publish,
     "private": _private,
+    "subscriber_add": _subscriber_add,
+    "subscriber_revoke": _subscriber_revoke,
 }
 
 
@@ -504,6 +522,7 @@ class VOImageListView(View):
             source = draft or published
             context["draft_rows"] = publishing.entry_rows(source) if source else []
             context["draft_private"] = source.private if source else False
+            context["subscribers"] = list(vo.list_subscribers.filter(revoked=None).order_by("name"))
             held = {e.image.version.appliance_id for e, _s in context["draft_rows"]}
             context["candidates"] = list(
                 VirtualAppliance.objects.listed()

@@ -515,3 +515,29 @@ def test_check_partial_of_a_working_version_is_hidden_from_others(client):
     client.force_login(UserFactory())
     assert client.get(url).status_code == 404
     assert client.get(url.replace(f"/{version.appliance.name}/", "/a%00b/")).status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_and_publish_from_the_version_page_against_a_local_image_server(client, settings, eager_tasks):
+    """The buttons run the real check (eager task) against a real HTTP server on loopback; the partial then
+    shows the result and no longer polls."""
+    import hashlib
+
+    from appliances.testing import ImageServer
+
+    settings.IMAGE_ALLOW_PRIVATE_ADDRESSES = True
+    body = b"QFI\xfb" + b"\x00" * 4096
+    with ImageServer() as server:
+        server.add("/good.qcow2", body)
+        image = ImageFactory(url=server.url("/good.qcow2"), declared_sha512=hashlib.sha512(body).hexdigest())
+        version = image.version
+        client.force_login(version.appliance.owner)
+        url = reverse("appliance_version_action", args=[version.appliance.name, version.pk, "verify-publish"])
+        assert client.post(url).status_code == 302
+    version.refresh_from_db()
+    assert (version.status, version.state) == (IntegrityStatus.VERIFIED, VersionState.PUBLISHED)
+    partial = client.get(reverse("appliance_version_check", args=[version.appliance.name, version.pk]))
+    html = partial.content.decode()
+    assert "Succeeded" in html and "hx-trigger" not in html
+    image.refresh_from_db()
+    assert image.size == len(body) and image.sha512 == hashlib.sha512(body).hexdigest()

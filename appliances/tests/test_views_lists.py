@@ -293,3 +293,33 @@ def test_vo_manager_adds_publishes_and_reads_the_subscribe_panel(page):  # noqa:
     assert f"dn: '{signer.dn}'" in page.inner_text("#atrope-snippet")
     assert "added: " in page.inner_text("#subscribe")
     assert PublishedArtefact.objects.filter(vo=vo).count() == 1
+
+
+@pytest.mark.django_db
+def test_manager_issues_and_revokes_subscriber_tokens(client, vo, manager):
+    import base64
+
+    client.force_login(manager)
+    post(client, vo, "add", appliance=published_appliance().name)
+    post(client, vo, "private", private="on")
+    post(client, vo, "publish")
+    response = post(client, vo, "subscriber_add", name="NL-AMS-CLOUD")
+    (message,) = texts(response)
+    secret = message.rsplit(" ", 1)[1]
+    assert "NL-AMS-CLOUD" in response.content.decode() and secret not in response.content.decode().replace(message, "")
+    client.logout()
+    store = reverse("store_vo_list", args=[vo.name])
+    assert client.get(store).status_code == 401
+    auth = "Basic " + base64.b64encode(f"{secret}:x-oauth-basic".encode()).decode()
+    assert client.get(store, HTTP_AUTHORIZATION=auth).status_code == 200
+    client.force_login(manager)
+    (subscriber,) = vo.list_subscribers.all()
+    for bad in ["", "a\x00", "9" * 40, str(subscriber.pk + 1000)]:
+        assert texts(post(client, vo, "subscriber_revoke", subscriber=bad)) == ["No such subscriber."]
+    assert "is revoked" in texts(post(client, vo, "subscriber_revoke", subscriber=subscriber.pk))[0]
+    client.logout()
+    assert client.get(store, HTTP_AUTHORIZATION=auth).status_code == 401
+    member_of_other = UserFactory()
+    vo_member(member_of_other, VOFactory(), manager=True)
+    client.force_login(member_of_other)
+    assert client.post(list_page(vo), {"action": "subscriber_add", "name": "x"}).status_code == 403
