@@ -541,3 +541,17 @@ def test_verify_and_publish_from_the_version_page_against_a_local_image_server(c
     assert "Succeeded" in html and "hx-trigger" not in html
     image.refresh_from_db()
     assert image.size == len(body) and image.sha512 == hashlib.sha512(body).hexdigest()
+
+
+@pytest.mark.django_db
+def test_an_add_form_sent_twice_makes_one_appliance(client):
+    from egiportal.forms import FORM_TOKEN
+
+    client.force_login(UserFactory())
+    token = client.get(reverse("appliance_add")).context["form"][FORM_TOKEN].value()
+    body = {"name": "twice", "title": "Twice", FORM_TOKEN: token}
+    first = client.post(reverse("appliance_add"), body)
+    second = client.post(reverse("appliance_add"), body)
+    assert first.status_code == second.status_code == 302
+    assert first["Location"] == second["Location"] == reverse("appliance", args=["twice"])
+    assert VirtualAppliance.objects.filter(name="twice").count() == 1

@@ -323,3 +323,27 @@ def test_manager_issues_and_revokes_subscriber_tokens(client, vo, manager):
     vo_member(member_of_other, VOFactory(), manager=True)
     client.force_login(member_of_other)
     assert client.post(list_page(vo), {"action": "subscriber_add", "name": "x"}).status_code == 403
+
+
+@pytest.mark.django_db
+def test_list_page_query_count_is_fixed(client, vo, manager, django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(list_page(vo)).status_code == 200
+        return len(captured)
+
+    client.force_login(manager)
+    post(client, vo, "add", appliance=published_appliance(images=2).name)
+    post(client, vo, "publish")
+    few = queries()
+    for _ in range(5):
+        post(client, vo, "add", appliance=published_appliance(images=2).name)
+        published_appliance()  # a candidate to add
+    post(client, vo, "publish")
+    post(client, vo, "subscriber_add", name="a site")
+    assert queries() == few
+    with django_assert_max_num_queries(25):
+        client.get(list_page(vo))
