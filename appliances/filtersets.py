@@ -10,11 +10,21 @@ from django.db.models import Exists, OuterRef, Q
 from egiportal.filtersets import BaseFilterSet, StrictBooleanFilter, by_name, filter_without_duplicates
 from egiportal.models import VirtualOrganisation
 
-from .choices import AcceleratorType, Architecture, ImageFormat, IntegrityStatus, ListState, OSFamily, VersionState
+from .choices import (
+    AcceleratorType,
+    Architecture,
+    ImageFormat,
+    IntegrityStatus,
+    JobState,
+    ListState,
+    OSFamily,
+    VersionState,
+)
 from .models import (
     ApplianceVersion,
     Category,
     Image,
+    IntegrityJob,
     PublishedArtefact,
     VirtualAppliance,
     VOImageList,
@@ -140,4 +150,13 @@ class PublishedArtefactFilterSet(BaseFilterSet):
 
     class Meta:
         model = PublishedArtefact
+        fields = []
+
+
+class IntegrityJobFilterSet(BaseFilterSet):
+    appliance = by_name("version__appliance", VirtualAppliance.objects.all(), "name", "Appliance", typed=True)
+    state = django_filters.MultipleChoiceFilter(choices=JobState.choices, label="State")
+
+    class Meta:
+        model = IntegrityJob
         fields = []
