@@ -392,3 +392,16 @@ SPECTACULAR_SETTINGS = {
         "StatusEnum": "sites.choices.RoleStatus",  # its name before the marketplace came
     },
 }
+
+# --- Marketplace image downloads (appliances.integrity) ---
+# The integrity check downloads each image once to measure its size and SHA-512: the largest image accepted
+# (bytes), the longest a whole download may take (seconds), and how many redirects it follows (0, like AppDB:
+# the tools at sites may not follow them, so authors are asked for the final URL).
+IMAGE_MAX_SIZE = int(os.environ.get("IMAGE_MAX_SIZE", str(50 * 1024**3)))
+IMAGE_TOTAL_TIMEOUT = float(os.environ.get("IMAGE_TOTAL_TIMEOUT", str(6 * 3600)))
+IMAGE_MAX_REDIRECTS = int(os.environ.get("IMAGE_MAX_REDIRECTS", "0"))
+# Authors choose the URLs the portal fetches: off, it refuses hosts that resolve to loopback, private,
+# link-local or multicast addresses (no probing of internal services); on by default only for the demo and
+# development, whose image servers run on 127.0.0.1.
+IMAGE_ALLOW_PRIVATE_ADDRESSES = env_bool("IMAGE_ALLOW_PRIVATE_ADDRESSES", DEMO or DEBUG)
+# --- end Marketplace image downloads ---
