@@ -10,11 +10,21 @@ from django.db.models import Exists, OuterRef, Q
 from egiportal.filtersets import BaseFilterSet, StrictBooleanFilter, by_name, filter_without_duplicates
 from egiportal.models import VirtualOrganisation
 
-from .choices import AcceleratorType, Architecture, ImageFormat, IntegrityStatus, ListState, OSFamily, VersionState
+from .choices import (
+    AcceleratorType,
+    Architecture,
+    ImageFormat,
+    IntegrityStatus,
+    JobState,
+    ListState,
+    OSFamily,
+    VersionState,
+)
 from .models import (
     ApplianceVersion,
     Category,
     Image,
+    IntegrityJob,
     PublishedArtefact,
     VirtualAppliance,
     VOImageList,
@@ -38,7 +48,8 @@ class ApplianceFilterSet(BaseFilterSet):
     os_family = django_filters.MultipleChoiceFilter(choices=OSFamily.choices, method="by_image", label="OS family")
     os_name = django_filters.CharFilter(method="by_os_name", label="OS name")
     arch = django_filters.MultipleChoiceFilter(choices=Architecture.choices, method="by_image", label="Architecture")
-    format = django_filters.MultipleChoiceFilter(choices=ImageFormat.choices, method="by_image", label="Format")
+    # Not `format`: that query parameter picks the API's rendering (?format=csv).
+    image_format = django_filters.MultipleChoiceFilter(choices=ImageFormat.choices, method="by_image", label="Format")
     accelerator = django_filters.MultipleChoiceFilter(
         choices=AcceleratorType.choices, method="by_accelerator", label="Accelerator"
     )
@@ -49,7 +60,7 @@ class ApplianceFilterSet(BaseFilterSet):
         model = VirtualAppliance
         fields = []
 
-    IMAGE_FIELD = {"os_family": "os_family", "arch": "arch", "format": "format"}
+    IMAGE_FIELD = {"os_family": "os_family", "arch": "arch", "image_format": "format"}
 
     def by_image(self, qs, name, values):
         if not values:
@@ -100,13 +111,22 @@ class ImageFilterSet(BaseFilterSet):
     )
     os_family = django_filters.MultipleChoiceFilter(choices=OSFamily.choices, label="OS family")
     arch = django_filters.MultipleChoiceFilter(choices=Architecture.choices, label="Architecture")
-    format = django_filters.MultipleChoiceFilter(choices=ImageFormat.choices, label="Format")
+    image_format = django_filters.MultipleChoiceFilter(field_name="format", choices=ImageFormat.choices, label="Format")
     accelerator_type = django_filters.MultipleChoiceFilter(choices=AcceleratorType.choices, label="Accelerator")
     hypervisor = django_filters.CharFilter(method="by_hypervisor", label="Hypervisor")
 
     class Meta:
         model = Image
         fields = []
+
+    @classmethod
+    def get_filters(cls):
+        """Without the generic `format` lookups: that query parameter picks the API's rendering (?format=csv);
+        `image_format` filters by it."""
+        filters = super().get_filters()
+        for name in ("format", "format__in"):
+            filters.pop(name, None)
+        return filters
 
     def by_hypervisor(self, qs, name, value):
         value = value.strip()
@@ -140,4 +160,13 @@ class PublishedArtefactFilterSet(BaseFilterSet):
 
     class Meta:
         model = PublishedArtefact
+        fields = []
+
+
+class IntegrityJobFilterSet(BaseFilterSet):
+    appliance = by_name("version__appliance", VirtualAppliance.objects.all(), "name", "Appliance", typed=True)
+    state = django_filters.MultipleChoiceFilter(choices=JobState.choices, label="State")
+
+    class Meta:
+        model = IntegrityJob
         fields = []

@@ -383,6 +383,14 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # The `.json`-style suffix routes are the same operations as the plain ones (path routes list them too).
     "PREPROCESSING_HOOKS": ["drf_spectacular.hooks.preprocess_exclude_path_format"],
+    # Choice sets whose field names other models use too (a role's `status`, a list's `state`).
+    "ENUM_NAME_OVERRIDES": {
+        "VersionStateEnum": "appliances.choices.VersionState",
+        "IntegrityStatusEnum": "appliances.choices.IntegrityStatus",
+        "JobStateEnum": "appliances.choices.JobState",
+        "ListStateEnum": "appliances.choices.ListState",
+        "StatusEnum": "sites.choices.RoleStatus",  # its name before the marketplace came
+    },
 }
 
 # --- Marketplace image downloads (appliances.integrity) ---

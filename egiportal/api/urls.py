@@ -3,6 +3,8 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from appliances.api.urls import ROUTES as APPLIANCE_ROUTES
+from appliances.api.urls import URLPATTERNS as APPLIANCE_URLS
 from endpoints.api.urls import ROUTES as ENDPOINT_ROUTES
 from sites.api.urls import ROUTES as SITE_ROUTES
 
@@ -11,12 +13,13 @@ from .routers import Router
 
 router = Router()
 router.include_root_view = True
-for prefix, viewset in [*SITE_ROUTES, *ENDPOINT_ROUTES, *CORE_ROUTES]:
+for prefix, viewset in [*SITE_ROUTES, *ENDPOINT_ROUTES, *APPLIANCE_ROUTES, *CORE_ROUTES]:
     router.register(prefix, viewset, basename=viewset.queryset.model._meta.model_name)
 
 app_name = "api"
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
+    *APPLIANCE_URLS,  # a VO's draft, by the VO's name (no router route starts with vo-image-lists/<name>/)
     path("", include(router.urls)),
 ]

@@ -20,6 +20,10 @@ API_EXEMPTIONS = {
     "egiportal.apitoken": "a user's own tokens only, secrets shown once; tested in test_api_core",
     "egiportal.auditlog": "the read-only change list; tested in test_api_core",
     "egiportal.virtualorganisation": "made by Check-in logins, managers edit one field; tested in test_oidc_api",
+    "appliances.applianceversion": "a lifecycle (working, verify, publish), expiry clamped; tested in test_api",
+    "appliances.integrityjob": "read-only, started by a version's verify/, cancel/ only; tested in test_api",
+    "appliances.voimagelist": "read-only, changed by its VO's draft actions; tested in test_api",
+    "appliances.publishedartefact": "read-only, immutable signed lists; tested in test_api",
 }
 
 # URL name suffixes of the generic pages, and the ViewModelTests attribute that names each.
