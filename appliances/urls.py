@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import demo, store, views
+from . import demo, list_views, store, views
 
 VERSION = "appliances/<str:name>/versions/<id:pk>"
 IMAGES = "appliances/<str:name>/versions/<id:version_pk>/images"
@@ -31,7 +31,7 @@ urlpatterns = [
     path(f"{IMAGES}/<id:pk>/edit/", views.ImageFormView.as_view(), name="appliance_image_edit"),
     path(f"{IMAGES}/<id:pk>/delete/", views.ImageDeleteView.as_view(), name="appliance_image_delete"),
     # -- a VO's image list --
-    path("vos/<str:name>/image-list/", views.VOImageListView.as_view(), name="vo_image_list"),
+    path("vos/<str:name>/image-list/", list_views.VOImageListView.as_view(), name="vo_image_list"),
 ]
 
 # The demo's image files, served by the portal itself (404 unless DEMO is set).

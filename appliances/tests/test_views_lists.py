@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from appliances import publishing
 from appliances.choices import ListState
+from appliances.list_views import atrope_snippet, cloudkeeper_snippet
 from appliances.models import PublishedArtefact, VOImageList
-from appliances.views import atrope_snippet, cloudkeeper_snippet
 from egiportal.tests.factories import UserFactory, VOFactory, vo_member
 from egiportal.tests.test_browser import log_in, page  # noqa: F401 - the browser fixture
 from endpoints.models import Service, ServiceProperty
