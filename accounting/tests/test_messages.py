@@ -1007,3 +1007,14 @@ def test_caso_is_imported_by_the_test_kit_only():
     root = os.path.dirname(os.path.dirname(__file__))
     with open(os.path.join(root, "messages.py")) as source:
         assert "caso" not in source.read().replace("cASO", "")
+
+
+def test_crlf_line_ends_parse_like_lf():
+    body = testing.cloud_message([{}, vm_b()])
+    assert parse(body.replace(b"\n", b"\r\n")) == parse(body)
+
+
+def test_caso_configuration_is_parsed_once_and_reused():
+    testing.cloud_message([{}])
+    assert testing._configured
+    assert testing.cloud_message([{}]) == testing.cloud_message([{}])
