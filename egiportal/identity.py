@@ -197,10 +197,10 @@ def user_with_identity(kind, value):
 FORM_SAFE_TYPE = "application/json"
 
 
-def cross_site_refusal(request):
-    """(HTTP status, reason) if the write `request` may come from another site's page, else None: an
-    Origin other than the portal's own (or one of CSRF_TRUSTED_ORIGINS), a Sec-Fetch-Site of another
-    site, or a POST with a body not declared JSON. Programs (curl, clients) send neither header."""
+def foreign_origin_refusal(request):
+    """(403, reason) if the browser says `request` comes from another site's page (Origin, Sec-Fetch-Site),
+    else None. Endpoints whose bodies cannot be JSON (accounting messages) ask only this, and take no
+    credential a browser presents by itself (cookies, HTTP Basic)."""
     origin = request.headers.get("Origin")
     trusted = origin is not None and (
         origin == f"{request.scheme}://{request.get_host()}" or origin in settings.CSRF_TRUSTED_ORIGINS
@@ -209,6 +209,16 @@ def cross_site_refusal(request):
         return 403, f"Requests from other sites are refused: Origin {origin[:200]!r} is not this portal."
     if not trusted and request.headers.get("Sec-Fetch-Site") in ("cross-site", "same-site"):
         return 403, "Requests from other sites are refused: the browser says this one comes from another site."
+    return None
+
+
+def cross_site_refusal(request):
+    """(HTTP status, reason) if the write `request` may come from another site's page, else None: an
+    Origin other than the portal's own (or one of CSRF_TRUSTED_ORIGINS), a Sec-Fetch-Site of another
+    site, or a POST with a body not declared JSON. Programs (curl, clients) send neither header."""
+    refusal = foreign_origin_refusal(request)
+    if refusal is not None:
+        return refusal
     declared = request.content_type or (FORM_SAFE_TYPE if request.META.get("CONTENT_LENGTH") in (None, "", "0") else "")
     if request.method == "POST" and declared != FORM_SAFE_TYPE:
         return 415, f"Send the request body as JSON, with the header Content-Type: {FORM_SAFE_TYPE}."

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "sites",
     "endpoints",
     "appliances",
+    "accounting",
 ]
 
 # Where the one permission question (egiportal.permissions) finds its grants: GOCDB roles on sites,
@@ -241,7 +242,21 @@ CELERY_BEAT_SCHEDULE = {
         "task": "appliances.tasks.send_notifications",
         "schedule": 24 * 3600,
     },
+    "accounting-summaries": {
+        "task": "accounting.tasks.summarise_all",
+        "schedule": 24 * 3600,
+    },
 }
+# Accounting from an SSM receiver: the message path of `ssmreceive` (its dirq queue is PATH/incoming), read
+# every ACCOUNTING_DIRQ_INTERVAL seconds when set (`manage.py accounting_receive PATH` reads it by hand).
+ACCOUNTING_DIRQ_PATH = os.environ.get("ACCOUNTING_DIRQ_PATH", "")
+ACCOUNTING_DIRQ_INTERVAL = int(os.environ.get("ACCOUNTING_DIRQ_INTERVAL", "60"))
+if ACCOUNTING_DIRQ_PATH:
+    CELERY_BEAT_SCHEDULE["accounting-receive"] = {
+        "task": "accounting.tasks.receive_queue",
+        "schedule": ACCOUNTING_DIRQ_INTERVAL,
+        "options": {"expires": ACCOUNTING_DIRQ_INTERVAL},
+    }
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "127.0.0.1")

@@ -1,0 +1,434 @@
+"""Business operations of accounting (accounting.md §2, §4.3, §6): who may send for which site, ingesting
+one message all-or-nothing, and rebuilding the summaries.
+
+A message is parsed whole first (accounting.messages); if any record is bad, or claims another site, the
+message is refused and only the raw message with the reason is kept. Otherwise its records are written in
+one transaction with the improved replace rule: a snapshot replaces the stored one of the same key only
+if it is not older (MeasurementTime, then WallDuration), so replays and reordering give the same state.
+"""
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import BigIntegerField, Count, ExpressionWrapper, F, Max, Sum
+from django.utils import timezone
+
+from egiportal import outbox
+from egiportal.errors import Conflict, Forbidden, Invalid
+from egiportal.models import VirtualOrganisation
+from endpoints.models import Service
+from sites.models import Site
+
+from . import messages
+from .choices import MessageKind, MessageState
+from .models import (
+    AcceleratorRecord,
+    AcceleratorSummary,
+    CloudRecord,
+    CloudSummary,
+    IPRecord,
+    IPSummary,
+    RawMessage,
+    StorageRecord,
+    StorageSummary,
+)
+
+logger = logging.getLogger(__name__)
+
+ACCOUNTING_SERVICE_TYPES = ("eu.egi.cloud.accounting", "eu.egi.storage.accounting")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class TooLarge(Invalid):
+    """A message over the size or record limits (HTTP 413)."""
+
+
+@dataclass
+class Sender:
+    """Who sends: the site a write-enabled API credential belongs to, or the DN that signed an SSM message."""
+
+    site: Site | None = None
+    signer: str = ""
+    description: str = ""
+    sites: list = field(default_factory=list)
+
+
+def sender_for_credential(credential):
+    """The sender of a request authenticated with a site API credential; refused unless write-enabled."""
+    if credential is None:
+        raise Forbidden("Send accounting messages with a write-enabled API credential of your site.")
+    if not credential.allow_write:
+        raise Forbidden(f"This API credential of {credential.site} is read-only: accounting needs write access.")
+    return Sender(credential.site, description=f"{credential.get_kind_display()} {credential.identifier}")
+
+
+def sender_for_signer(dn):
+    """The sender of an SSM message signed by `dn`: the sites whose accounting services in production have
+    that host DN (one cASO host may send for one site only; several matches are refused as ambiguous)."""
+    services = Service.objects.filter(
+        dn=dn, production=True, service_type__name__in=ACCOUNTING_SERVICE_TYPES
+    ).select_related("site")
+    sites = sorted({s.site for s in services}, key=lambda s: s.pk)
+    if not sites:
+        raise Forbidden(f"{dn!r} is not the host DN of an accounting service in production.")
+    if len(sites) > 1:
+        raise Forbidden(f"{dn!r} is the host DN of accounting services at several sites.")
+    return Sender(sites[0], signer=dn, description=f"signer {dn}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Ingestion
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Ingested:
+    message: RawMessage
+    stored: int
+    duplicate: bool = False
+
+
+def _reject(sender, body, digest, message_id, source, error, kind=""):
+    RawMessage.objects.create(
+        kind=kind,
+        state=MessageState.REJECTED,
+        body=body[: messages.MAX_BODY_BYTES].decode("utf-8", "replace").replace("\x00", "\ufffd"),
+        sha256=digest,
+        site=sender.site,
+        sender=sender.description[:255],
+        source=source,
+        error=error[:2000],
+        message_id="",  # a rejected message may be sent again with its id once fixed
+    )
+
+
+def ingest(sender, body, *, message_id="", source="http"):
+    """Parse and store one message for `sender`. Returns Ingested; raises Invalid (400), TooLarge (413) or
+    Forbidden (403) having stored nothing but the rejected raw message."""
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    digest = hashlib.sha256(body).hexdigest()
+    message_id = _clean_id(message_id)
+    try:
+        parsed = messages.parse(body)
+    except messages.MessageError as exc:
+        _reject(sender, body, digest, message_id, source, str(exc))
+        raise (TooLarge if exc.status == 413 else Invalid)(str(exc)) from exc
+    claimed = sorted(messages.site_names(parsed) - {sender.site.short_name})
+    if claimed:
+        reason = f"This message has records of {', '.join(claimed[:5])}; you may send only for {sender.site}."
+        _reject(sender, body, digest, message_id, source, reason, parsed.kind)
+        raise Forbidden(reason)
+    if message_id:
+        done = RawMessage.objects.filter(site=sender.site, message_id=message_id).first()
+        if done is not None:
+            return Ingested(done, done.record_count, duplicate=True)
+    try:
+        with transaction.atomic():
+            raw = RawMessage.objects.create(
+                kind=parsed.kind,
+                state=MessageState.ACCEPTED,
+                body=body.decode("utf-8"),
+                sha256=digest,
+                message_id=message_id,
+                site=sender.site,
+                sender=sender.description[:255],
+                source=source,
+                record_count=len(parsed.records),
+            )
+            STORE[parsed.kind](sender.site, raw, parsed.records)
+            outbox.enqueue("accounting.tasks.summarise_site", sender.site.pk)
+    except IntegrityError as exc:  # the same message id, sent twice at once: the other one stored it
+        done = RawMessage.objects.filter(site=sender.site, message_id=message_id).first() if message_id else None
+        if done is None:
+            raise Conflict("This message clashed with another stored at the same time; send it again.") from exc
+        return Ingested(done, done.record_count, duplicate=True)
+    return Ingested(raw, len(parsed.records))
+
+
+def _clean_id(message_id):
+    message_id = (message_id or "").strip()
+    if len(message_id) > 255 or not message_id.isprintable() or not message_id.isascii():
+        raise Invalid("X-Message-Id must be at most 255 printable ASCII characters.")
+    return message_id
+
+
+def _vo_ids(names):
+    names = {n for n in names if n}
+    return dict(VirtualOrganisation.objects.filter(name__in=names).values_list("name", "id")) if names else {}
+
+
+def _rows(model, site, raw, records, key, newer=None):
+    """The model rows of `records` (dicts with the model's field names), one per `key` (the newest by
+    `newer` when a message repeats a key), with site, VO and message set."""
+    vo_ids = _vo_ids(r.get("vo") for r in records)
+    fields = {f.name for f in model._meta.concrete_fields}
+    chosen = {}
+    for record in records:
+        values = {name: ("" if value is None and _is_text(model, name) else value) for name, value in record.items()}
+        values = {name: value for name, value in values.items() if name in fields}
+        k = tuple(values.get(name) for name in key)
+        if k not in chosen or newer is None or newer(values) >= newer(chosen[k]):
+            chosen[k] = values
+    return [
+        model(site=site, vo_ref_id=vo_ids.get(values.get("vo")), message=raw, **values) for values in chosen.values()
+    ]
+
+
+def _is_text(model, name):
+    try:
+        return model._meta.get_field(name).get_internal_type() == "CharField"
+    except Exception:
+        return False
+
+
+def _snapshot_order(values):
+    return (values.get("measurement_time") or EPOCH, values.get("wall_duration") or 0)
+
+
+def upsert(model, rows, key, update_when=None):
+    """INSERT the rows; a row whose key is stored already replaces it when `update_when` (SQL over
+    `excluded` and the stored row) holds, or always without it. One statement per 500 rows."""
+    if not rows:
+        return
+    table = model._meta.db_table
+    columns = [f for f in model._meta.concrete_fields if not f.primary_key]
+    names = [f.column for f in columns]
+    keys = [model._meta.get_field(name).column for name in key]
+    updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in names if c not in keys)
+    where = f" WHERE {update_when}" if update_when else ""
+    now = timezone.now()
+    for start in range(0, len(rows), 500):
+        batch = rows[start : start + 500]
+        params = []
+        for row in batch:
+            if hasattr(row, "updated"):
+                row.updated = now
+            for f in columns:
+                params.append(f.get_db_prep_save(getattr(row, f.attname), connection))
+        placeholders = ", ".join(["(" + ", ".join(["%s"] * len(names)) + ")"] * len(batch))
+        sql = (
+            f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in names)}) VALUES {placeholders} "
+            f"ON CONFLICT ({', '.join(quote(c) for c in keys)}) DO UPDATE SET {updates}{where}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+
+
+def quote(name):
+    return connection.ops.quote_name(name)
+
+
+CLOUD_KEY = ("site", "vm_uuid", "measurement_year", "measurement_month")
+# The improved replace rule (§6): an older snapshot never replaces a newer one.
+NOT_OLDER = (
+    "(COALESCE(excluded.measurement_time, '1970-01-01'), COALESCE(excluded.wall_duration, 0)) >= "
+    "(COALESCE({t}.measurement_time, '1970-01-01'), COALESCE({t}.wall_duration, 0))"
+)
+
+
+def store_cloud(site, raw, records):
+    for record in records:
+        if record.get("measurement_time") is None:  # never started: APEL's zero date, month 0
+            record["measurement_year"] = record["measurement_month"] = 0
+    rows = _rows(CloudRecord, site, raw, records, CLOUD_KEY[1:], _snapshot_order)
+    upsert(CloudRecord, rows, CLOUD_KEY, NOT_OLDER.format(t=quote(CloudRecord._meta.db_table)))
+
+
+IP_KEY = (
+    "site", "cloud_compute_service", "local_group", "global_user_name", "ip_version", "measurement_year",
+    "measurement_month",
+)  # fmt: skip
+
+
+def store_ip(site, raw, records):
+    """The latest snapshot per key wins; the month's maximum is kept beside it."""
+    rows = _rows(IPRecord, site, raw, records, IP_KEY[1:], lambda v: v["measurement_time"])
+    for row in rows:
+        row.max_ip_count = row.ip_count
+    table = quote(IPRecord._meta.db_table)
+    upsert(IPRecord, rows, IP_KEY, f"excluded.measurement_time >= {table}.measurement_time")
+    # The maximum is over every snapshot of the month, also older ones that did not replace the row.
+    for row in rows:
+        IPRecord.objects.filter(
+            **{name: getattr(row, name) for name in IP_KEY if name != "site"}, site=site, max_ip_count__lt=row.ip_count
+        ).update(max_ip_count=row.ip_count)
+
+
+ACCELERATOR_KEY = ("site", "associated_record", "model", "measurement_year", "measurement_month")
+
+
+def store_accelerator(site, raw, records):
+    rows = _rows(AcceleratorRecord, site, raw, records, ACCELERATOR_KEY[1:], lambda v: v["available_duration"])
+    table = quote(AcceleratorRecord._meta.db_table)
+    upsert(AcceleratorRecord, rows, ACCELERATOR_KEY, f"excluded.available_duration >= {table}.available_duration")
+
+
+STORAGE_KEY = ("site", "record_id", "measurement_year", "measurement_month")
+
+
+def store_storage(site, raw, records):
+    order = lambda v: v.get("end_time") or v.get("create_time") or EPOCH  # noqa: E731
+    rows = _rows(StorageRecord, site, raw, records, STORAGE_KEY[1:], order)
+    table = quote(StorageRecord._meta.db_table)
+    newer = f"COALESCE(excluded.end_time, excluded.create_time) >= COALESCE({table}.end_time, {table}.create_time)"
+    upsert(StorageRecord, rows, STORAGE_KEY, newer)
+
+
+SUMMARY_KEY = (
+    "site", "cloud_compute_service", "year", "month", "global_user_name", "vo", "vo_group", "vo_role", "status",
+    "image_id", "cpu_count", "benchmark_type", "benchmark", "from_records",
+)  # fmt: skip
+
+
+def store_cloud_summary(site, raw, records):
+    """Summaries from a regional server (§6): kept beside the ones rebuilt from records, replaced by newer ones."""
+    for record in records:
+        record["cpu_count"] = record.get("cpu_count") or 0
+        record["benchmark"] = record.get("benchmark") or 0
+    rows = _rows(CloudSummary, site, None, records, SUMMARY_KEY[1:-1])
+    for row in rows:
+        row.from_records = False
+        del row.message
+    upsert(CloudSummary, rows, SUMMARY_KEY)
+
+
+STORE = {
+    MessageKind.CLOUD: store_cloud,
+    MessageKind.CLOUD_SUMMARY: store_cloud_summary,
+    MessageKind.IP: store_ip,
+    MessageKind.ACCELERATOR: store_accelerator,
+    MessageKind.STORAGE: store_storage,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Summaries (§2.3)
+# ---------------------------------------------------------------------------------------------
+
+CLOUD_GROUP = (
+    "site_id", "cloud_compute_service", "measurement_year", "measurement_month", "global_user_name", "vo",
+    "vo_group", "vo_role", "status", "image_id", "COALESCE(cpu_count, 0)", "benchmark_type", "COALESCE(benchmark, 0)",
+)  # fmt: skip
+
+
+def _delta(column):
+    """This snapshot minus the VM's previous one (0 when there is none), as APEL's SummariseVMs."""
+    return f"{column} - COALESCE(LAG({column}) OVER (PARTITION BY site_id, vm_uuid ORDER BY measurement_time), 0)"
+
+
+def _cloud_summary_sql(where):
+    group = ", ".join(CLOUD_GROUP)
+    return f"""
+        INSERT INTO accounting_cloudsummary (
+            site_id, cloud_compute_service, year, month, global_user_name, vo, vo_group, vo_role, status, image_id,
+            cpu_count, benchmark_type, benchmark, vo_ref_id, number_of_vms, wall_duration, cpu_duration,
+            network_inbound, network_outbound, memory, disk, earliest_start_time, latest_start_time, cloud_type,
+            from_records, updated
+        )
+        SELECT {group}, MAX(vo_ref_id), COUNT(*), SUM(c_wall), SUM(c_cpu), SUM(c_in), SUM(c_out), SUM(memory),
+               SUM(disk), MIN(start_time), MAX(start_time), MAX(cloud_type), %s, %s
+        FROM (
+            SELECT r.*, {_delta("wall_duration")} AS c_wall, {_delta("cpu_duration")} AS c_cpu,
+                   {_delta("network_inbound")} AS c_in, {_delta("network_outbound")} AS c_out
+            FROM accounting_cloudrecord r
+            WHERE measurement_month > 0 {where}
+        ) usage
+        GROUP BY {group}
+    """
+
+
+@transaction.atomic
+def summarise(site_ids=None):
+    """Rebuild the summaries of these sites (all when None) from their records, in one transaction: what
+    no record produces any more (a VO or status changed) goes (APEL's stale-summary cleaning)."""
+    scope = {} if site_ids is None else {"site_id__in": list(site_ids)}
+    where, params = "", []
+    if site_ids is not None:
+        ids = [int(pk) for pk in site_ids]
+        if not ids:
+            return
+        where = f"AND site_id IN ({', '.join(['%s'] * len(ids))})"
+        params = ids
+    CloudSummary.objects.filter(from_records=True, **scope).delete()
+    with connection.cursor() as cursor:
+        cursor.execute(_cloud_summary_sql(where), [True, timezone.now(), *params])
+    _summarise_accelerators(scope)
+    _summarise_ips(scope)
+    _summarise_storage(scope)
+
+
+def _summarise_accelerators(scope):
+    AcceleratorSummary.objects.filter(**scope).delete()
+    seconds = ExpressionWrapper(F("available_duration") * F("count"), output_field=BigIntegerField())
+    grouped = (
+        AcceleratorRecord.objects.filter(**scope)
+        .values(
+            "site_id", "measurement_year", "measurement_month", "associated_record_type", "global_user_name", "vo",
+            "type", "model",
+        )
+        .annotate(
+            vo_id=Max("vo_ref_id"), count_=Sum("count"), available=Sum("available_duration"),
+            active=Sum("active_duration"), acc_seconds=Sum(seconds), n=Count("pk"),
+        )
+        .order_by()
+    )  # fmt: skip
+    AcceleratorSummary.objects.bulk_create(
+        AcceleratorSummary(
+            site_id=g["site_id"], vo_ref_id=g["vo_id"], year=g["measurement_year"], month=g["measurement_month"],
+            associated_record_type=g["associated_record_type"], global_user_name=g["global_user_name"],
+            vo=g["vo"], type=g["type"], model=g["model"], count=g["count_"], available_duration=g["available"],
+            active_duration=g["active"], accelerator_seconds=int(g["acc_seconds"] or 0), number_of_records=g["n"],
+        )
+        for g in grouped
+    )  # fmt: skip
+
+
+def _summarise_ips(scope):
+    IPSummary.objects.filter(**scope).delete()
+    grouped = (
+        IPRecord.objects.filter(**scope)
+        .values("site_id", "measurement_year", "measurement_month", "vo", "ip_version")
+        .annotate(vo_id=Max("vo_ref_id"), last=Sum("ip_count"), most=Sum("max_ip_count"))
+        .order_by()
+    )
+    IPSummary.objects.bulk_create(
+        IPSummary(
+            site_id=g["site_id"], vo_ref_id=g["vo_id"], year=g["measurement_year"], month=g["measurement_month"],
+            vo=g["vo"], ip_version=g["ip_version"], last_count=g["last"], max_count=g["most"],
+        )
+        for g in grouped
+    )  # fmt: skip
+
+
+def _summarise_storage(scope):
+    StorageSummary.objects.filter(**scope).delete()
+    grouped = (
+        StorageRecord.objects.filter(**scope)
+        .values("site_id", "measurement_year", "measurement_month", "vo")
+        .annotate(vo_id=Max("vo_ref_id"), n=Count("pk"), capacity=Sum("resource_capacity_used"))
+        .order_by()
+    )
+    StorageSummary.objects.bulk_create(
+        StorageSummary(
+            site_id=g["site_id"], vo_ref_id=g["vo_id"], year=g["measurement_year"], month=g["measurement_month"],
+            vo=g["vo"], volumes=g["n"], capacity=g["capacity"],
+        )
+        for g in grouped
+    )  # fmt: skip
+
+
+def summarise_site(site_id):
+    """The task after an ingestion: rebuild that site's summaries."""
+    summarise([site_id])
+
+
+def last_received(site):
+    """When the site's last accepted message of each kind arrived: {kind: datetime}."""
+    rows = (
+        RawMessage.objects.filter(site=site, state=MessageState.ACCEPTED).values("kind").annotate(last=Max("received"))
+    )
+    return {row["kind"]: row["last"] for row in rows.order_by()}
