@@ -34,6 +34,9 @@ def messages_view(request):
     refusal = identity.foreign_origin_refusal(request)
     if refusal is not None:
         return error(*refusal)
+    scheme, _value = identity.authorization(request)
+    if scheme == "basic":
+        return error(401, "Send the API credential's token as Authorization: Token <token> (or Bearer).")
     try:
         caller = identity.identify(request)
     except identity.TokenRefused as exc:
