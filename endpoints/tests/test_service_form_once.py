@@ -82,6 +82,7 @@ def test_a_refused_create_leaves_the_token_for_the_corrected_form(client, site):
 @pytest.mark.parametrize(
     "token",
     ["made-up", "x" * 5000, "abc\x00def", new_form_token() + "x", signing.TimestampSigner(salt="other").sign("a")],
+    ids=["made-up", "oversized", "nul", "tampered", "other-salt"],  # stable ids: xdist workers collect alike
 )
 def test_a_token_the_portal_did_not_sign_is_a_form_error(client, site, token):
     client.force_login(user_with("SITE_ADMIN", site))
