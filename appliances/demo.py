@@ -98,22 +98,18 @@ def _version(actor, appliance, version_string, days_ago, spec):
     # Each version lives a year from its publication: the notebooks one, 345 days old, shows expiry warnings.
     version = ApplianceVersion(appliance=appliance, version=version_string, expires=published_at + timedelta(days=365))
     version, _note = services.save_version(actor, version)
-    version.images.all().delete()  # the copy of the previous version's images: this version has its own file
     file_name = f"{appliance.name}-{version_string}.{'raw' if image_format == 'raw' else 'qcow2'}"
-    image = Image(
-        version=version,
-        url=image_url(file_name),
-        format=ImageFormat(image_format),
-        os_name=os_name,
-        os_version=os_version,
-        ram_minimum=extra.get("ram_minimum", 1024),
-        ram_recommended=max(extra.get("ram_minimum", 1024), 4096),
-        cores_minimum=1,
-        cores_recommended=2,
-        accelerator_type=extra.get("accelerator_type", ""),
-        accelerators_minimum=extra.get("accelerators_minimum"),
-        description=f"{title} {version_string}",
-    )
+    # A new version carries the published image on (same identifier in the lists), with its own file.
+    image = version.images.first() or Image(version=version)
+    image.url = image_url(file_name)
+    image.format = ImageFormat(image_format)
+    image.os_name, image.os_version = os_name, os_version
+    image.ram_minimum = extra.get("ram_minimum", 1024)
+    image.ram_recommended = max(extra.get("ram_minimum", 1024), 4096)
+    image.cores_minimum, image.cores_recommended = 1, 2
+    image.accelerator_type = extra.get("accelerator_type", "")
+    image.accelerators_minimum = extra.get("accelerators_minimum")
+    image.description = f"{title} {version_string}"
     services.save_image(actor, image)
     if days_ago is None:
         return version

@@ -351,6 +351,8 @@ class DemoLoader:
         service.scopes.set(scopes)
         if kind == "grid":
             upsert(ServiceProperty, {"parent": service, "key": "vo"}, value="atlas")
+        elif service_type.name == "org.openstack.nova":  # the cloud sites support the demo's cloud VO
+            upsert(ServiceProperty, {"parent": service, "key": "vo"}, value="fedcloud.egi.eu")
         endpoint = upsert(
             EndpointLocation,
             {"service": service, "name": f"{site.short_name}-{prefix}"},
