@@ -22,6 +22,7 @@ demo: $(VENV)/.installed
 	$(PY) manage.py migrate --no-input
 	PORTAL_URL=$(PORTAL_URL) $(PY) manage.py load_demo
 	PORTAL_URL=$(PORTAL_URL) $(PY) manage.py load_demo_marketplace
+	PORTAL_URL=$(PORTAL_URL) $(PY) manage.py load_demo_accounting
 	PORTAL_URL=$(PORTAL_URL) $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # The demo with EGI Check-in login against the local test provider of tests/oidc_op (accounts in its
