@@ -438,11 +438,15 @@ def resume_integrity_checks():
 # ---------------------------------------------------------------------------------------------
 
 
+def require_list_manager(actor, vo):
+    permissions.require(actor, permissions.EDIT, vo, f"Only the managers of {vo} may see and issue subscriber tokens.")
+
+
 @transaction.atomic
 def add_subscriber(actor, vo, name):
     """Issue a token with which a site downloads the VO's private list; returns (subscriber, secret). The
     secret is shown once: only its keyed digest is kept."""
-    permissions.require(actor, permissions.EDIT, vo, f"Only the managers of {vo} may issue subscriber tokens.")
+    require_list_manager(actor, vo)
     secret = tokens.new_secret(ListSubscriber.SECRET_PREFIX)
     subscriber = ListSubscriber(
         vo=vo, name=name.strip(), prefix=secret[:12], digest=tokens.digest(secret), created_by=actor

@@ -22,6 +22,7 @@ from ..models import (
     Category,
     Image,
     IntegrityJob,
+    ListSubscriber,
     PublishedArtefact,
     VirtualAppliance,
     VOImageList,
@@ -316,3 +317,27 @@ class PublishedSerializer(serializers.Serializer):
     version = serializers.CharField(help_text="The list's new hv:version.")
     store_url = serializers.URLField(help_text="Where sites download it.")
     artefact = ArtefactSerializer()
+
+
+class DraftChangeSerializer(serializers.Serializer):
+    private = serializers.BooleanField(help_text="Sites need a subscriber token to download the published list.")
+
+
+class SubscriberSerializer(serializers.ModelSerializer):
+    """A subscriber token of a VO's private list: its secret is shown once, in the reply that issues it."""
+
+    class Meta:
+        model = ListSubscriber
+        fields = ["id", "name", "prefix", "created", "last_used", "revoked"]
+        read_only_fields = ["id", "prefix", "created", "last_used", "revoked"]
+
+
+class IssuedSubscriberSerializer(SubscriberSerializer):
+    secret = serializers.SerializerMethodField(help_text="Shown once: send it as the HTTP Basic user name.")
+
+    class Meta(SubscriberSerializer.Meta):
+        fields = [*SubscriberSerializer.Meta.fields, "secret"]
+        read_only_fields = [*SubscriberSerializer.Meta.read_only_fields, "secret"]
+
+    def get_secret(self, subscriber) -> str:
+        return self.context["secret"]

@@ -24,7 +24,7 @@ ROUTES = [
 
 DRAFT = "vo-image-lists/<str:vo>/"
 URLPATTERNS = [
-    path(f"{DRAFT}draft/", VODraftViewSet.as_view({"get": "retrieve"}), name="vo-draft"),
+    path(f"{DRAFT}draft/", VODraftViewSet.as_view({"get": "retrieve", "patch": "change"}), name="vo-draft"),
     path(f"{DRAFT}draft/entries/", VODraftViewSet.as_view({"post": "add"}), name="vo-draft-entries"),
     path(
         f"{DRAFT}draft/entries/<str:appliance>/",
@@ -38,4 +38,14 @@ URLPATTERNS = [
     ),
     path(f"{DRAFT}draft/revert/", VODraftViewSet.as_view({"post": "revert"}), name="vo-draft-revert"),
     path(f"{DRAFT}publish/", VODraftViewSet.as_view({"post": "publish"}), name="vo-list-publish"),
+    path(
+        f"{DRAFT}subscribers/",
+        VODraftViewSet.as_view({"get": "subscribers", "post": "add_subscriber"}),
+        name="vo-list-subscribers",
+    ),
+    path(
+        f"{DRAFT}subscribers/<id:subscriber>/",
+        VODraftViewSet.as_view({"delete": "revoke_subscriber"}),
+        name="vo-list-subscriber",
+    ),
 ]

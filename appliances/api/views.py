@@ -7,6 +7,7 @@ from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 
 from egiportal import permissions
@@ -28,6 +29,15 @@ from ..models import (
 from . import serializers
 
 
+class RawImageParser(BaseParser):
+    """A logo's bytes as the request body, read up to one byte past the limit (set_logo refuses more)."""
+
+    media_type = "image/*"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        return stream.read(services.LOGO_MAX_BYTES + 1) if stream is not None else b""
+
+
 class ApplianceViewSet(PortalViewSet):
     queryset = VirtualAppliance.objects.all()
     serializer_class = serializers.ApplianceSerializer
@@ -41,6 +51,18 @@ class ApplianceViewSet(PortalViewSet):
 
     def delete_object(self, actor, appliance):
         services.delete_appliance(actor, appliance)
+
+    @extend_schema(
+        request={"image/png": bytes, "image/jpeg": bytes, "image/gif": bytes},
+        responses={204: None},
+        description="PUT the logo's bytes (PNG, JPEG or GIF, at most 256 KB) as the body; DELETE removes it.",
+    )
+    @action(detail=True, methods=["put", "delete"], parser_classes=[RawImageParser], filterset_class=None)
+    def logo(self, request, pk=None):
+        appliance = self.get_object()
+        data = b"" if request.method == "DELETE" else request.data
+        services.set_logo(request.user, appliance, data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class VersionViewSet(PortalViewSet):
@@ -188,6 +210,7 @@ class DraftSchema(AutoSchema):
 
 
 VO_PARAM = OpenApiParameter("vo", str, OpenApiParameter.PATH, description="The VO's name, e.g. fedcloud.egi.eu.")
+SUBSCRIBER_PARAM = OpenApiParameter("subscriber", int, OpenApiParameter.PATH, description="The subscriber's id.")
 APPLIANCE_PARAM = OpenApiParameter("appliance", str, OpenApiParameter.PATH, description="The appliance's name.")
 
 
@@ -245,6 +268,48 @@ class VODraftViewSet(viewsets.GenericViewSet):
         updated, skipped = publishing.update_outdated(request.user, vo_)
         draft = self.render_list(publishing.draft_of(request.user, vo_)).data
         return Response({"updated": updated, "skipped": skipped, "draft": draft})
+
+    @extend_schema(
+        parameters=[VO_PARAM],
+        request=serializers.DraftChangeSerializer,
+        responses={200: serializers.VOImageListSerializer},
+    )
+    def change(self, request, vo=None):
+        """Make the draft private (sites then need a subscriber token for the list published from it) or public."""
+        body = serializers.DraftChangeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return self.render_list(publishing.set_private(request.user, self.vo(), body.validated_data["private"]))
+
+    @extend_schema(parameters=[VO_PARAM], responses={200: serializers.SubscriberSerializer(many=True)})
+    def subscribers(self, request, vo=None):
+        """The subscriber tokens of the VO's private list (for its managers)."""
+        vo_ = self.vo()
+        services.require_list_manager(request.user, vo_)
+        rows = vo_.list_subscribers.order_by("name", "id")
+        return Response(serializers.SubscriberSerializer(rows, many=True).data)
+
+    @extend_schema(
+        parameters=[VO_PARAM],
+        request=serializers.SubscriberSerializer,
+        responses={201: serializers.IssuedSubscriberSerializer},
+    )
+    def add_subscriber(self, request, vo=None):
+        """Issue a subscriber token; its secret is in this reply only."""
+        body = serializers.SubscriberSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        subscriber, secret = services.add_subscriber(request.user, self.vo(), body.validated_data["name"])
+        data = serializers.IssuedSubscriberSerializer(subscriber, context={"secret": secret}).data
+        return Response(data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        parameters=[VO_PARAM, SUBSCRIBER_PARAM], request=None, responses={200: serializers.SubscriberSerializer}
+    )
+    def revoke_subscriber(self, request, vo=None, subscriber=None):
+        """Revoke a subscriber token: its site can no longer download the private list."""
+        found = self.vo().list_subscribers.filter(pk=subscriber).first()
+        if found is None:
+            raise Http404("No such subscriber.")
+        return Response(serializers.SubscriberSerializer(services.revoke_subscriber(request.user, found)).data)
 
     @extend_schema(parameters=[VO_PARAM], request=None, responses={200: serializers.VOImageListSerializer})
     def revert(self, request, vo=None):

@@ -10,13 +10,11 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from lxml import etree
 
 from appliances.choices import IntegrityStatus, JobState, ListState, VersionState
 from appliances.models import ApplianceVersion, Image, IntegrityJob, PublishedArtefact, VirtualAppliance
-from egiportal import urls as portal_urls
 from egiportal.api.testcases import APIModelTests, api, audit_rows, token_for
 from egiportal.tests.factories import UserFactory, VOFactory, vo_member
 
@@ -30,30 +28,6 @@ IMG = "/api/v1/images/"
 JOBS = "/api/v1/integrity-checks/"
 LISTS = "/api/v1/vo-image-lists/"
 ARTEFACTS = "/api/v1/image-list-artefacts/"
-
-
-def page(request, **kwargs):
-    from django.http import HttpResponse
-
-    return HttpResponse("")
-
-
-# The browser's pages (which list documents link to) are built beside this API; until then, stand-ins.
-BROWSER_PAGES = [
-    path("appliances/<str:name>/", page, name="appliance"),
-    path("appliances/<str:name>/versions/<int:pk>/", page, name="appliance_version"),
-    path("vos/<str:vo>/image-list/", page, name="vo_image_list"),
-]
-urlpatterns = [*BROWSER_PAGES, *portal_urls.urlpatterns]
-handler403, handler404, handler500 = portal_urls.handler403, portal_urls.handler404, portal_urls.handler500
-
-
-@pytest.fixture(autouse=True)
-def browser_pages(settings):
-    try:
-        reverse("appliance", args=["x"])
-    except NoReverseMatch:
-        settings.ROOT_URLCONF = __name__
 
 
 @pytest.fixture(autouse=True)
@@ -528,3 +502,47 @@ def test_csv_and_xml_renderings(client, vo_people):
         assert root.find("results/item/id") is not None, listed
     lists = list(csv.DictReader(io.StringIO(client.get(f"{LISTS}?format=csv").content.decode())))
     assert json.loads(lists[0]["entries"])[0]["state"] == "up_to_date"
+
+
+def test_private_flag_subscribers_and_logo(client, vo_people):
+    import base64
+
+    vo, manager, other_manager, member = vo_people
+    draft = f"{LISTS}{vo.name}/draft/"
+    for refused in (other_manager, member):
+        assert api(client, "PATCH", draft, {"private": True}, user=refused).status_code == 403
+        assert api(client, "GET", f"{LISTS}{vo.name}/subscribers/", user=refused).status_code == 403
+        assert api(client, "POST", f"{LISTS}{vo.name}/subscribers/", {"name": "x"}, user=refused).status_code == 403
+    assert api(client, "PATCH", draft, {"private": "maybe"}, user=manager).status_code == 400
+    changed = api(client, "PATCH", draft, {"private": True}, user=manager)
+    assert changed.status_code == 200 and changed.json()["private"] is True
+    api(client, "POST", f"{LISTS}{vo.name}/draft/entries/", {"appliance": f.published().appliance.name}, user=manager)
+    assert api(client, "POST", f"{LISTS}{vo.name}/publish/", user=manager).status_code == 201
+    issued = api(client, "POST", f"{LISTS}{vo.name}/subscribers/", {"name": "NL-AMS-CLOUD"}, user=manager)
+    assert issued.status_code == 201 and issued.json()["secret"].startswith("egil_")
+    listed = api(client, "GET", f"{LISTS}{vo.name}/subscribers/", user=manager).json()
+    assert [s["name"] for s in listed] == ["NL-AMS-CLOUD"] and "secret" not in listed[0]
+    assert api(client, "POST", f"{LISTS}{vo.name}/subscribers/", {"name": "a\x00"}, user=manager).status_code == 400
+    store = f"/store/vo/{vo.name}/image.list"
+    client.logout()
+    auth = "Basic " + base64.b64encode(f"{issued.json()['secret']}:x-oauth-basic".encode()).decode()
+    assert client.get(store).status_code == 401 and client.get(store, HTTP_AUTHORIZATION=auth).status_code == 200
+    revoke = f"{LISTS}{vo.name}/subscribers/{issued.json()['id']}/"
+    assert api(client, "DELETE", revoke, user=other_manager).status_code in (403, 404)
+    assert api(client, "DELETE", revoke, user=manager).status_code == 200
+    assert api(client, "DELETE", f"{LISTS}{vo.name}/subscribers/99999999999999999999/", user=manager).status_code == 404
+    client.logout()
+    assert client.get(store, HTTP_AUTHORIZATION=auth).status_code == 401
+
+    appliance = f.appliance()
+    logo = f"{A}{appliance.pk}/logo/"
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
+    client.force_login(appliance.owner)
+    assert client.put(logo, png, content_type="image/png").status_code == 204
+    assert VirtualAppliance.objects.get(pk=appliance.pk).logo_type == "image/png"
+    assert client.put(logo, b"<svg onload=alert(1)>", content_type="image/png").status_code == 400
+    assert client.put(logo, png + b"\x00" * 300_000, content_type="image/png").status_code == 400
+    client.force_login(member)
+    assert client.put(logo, png, content_type="image/png").status_code == 403
+    client.force_login(appliance.owner)
+    assert client.delete(logo).status_code == 204 and VirtualAppliance.objects.get(pk=appliance.pk).logo is None
