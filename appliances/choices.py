@@ -54,34 +54,34 @@ class ImageFormat(models.TextChoices):
 class Hypervisor(models.TextChoices):
     """AppDB's hypervisor enumeration (§1.4)."""
 
-    KVM = "KVM"
-    QEMU = "QEMU"
-    QEMU_KVM = "QEMU-KVM"
-    XEN = "Xen"
-    VIRTUALBOX = "VirtualBox"
-    HYPER_V = "Hyper-V"
-    VMWARE = "VMWare"
+    KVM = "KVM", "KVM"
+    QEMU = "QEMU", "QEMU"
+    QEMU_KVM = "QEMU-KVM", "QEMU-KVM"
+    XEN = "Xen", "Xen"
+    VIRTUALBOX = "VirtualBox", "VirtualBox"
+    HYPER_V = "Hyper-V", "Hyper-V"
+    VMWARE = "VMWare", "VMWare"
 
 
 class Architecture(models.TextChoices):
-    X86_64 = "x86_64"
-    I386 = "i386"
-    AARCH64 = "aarch64"
-    PPC64LE = "ppc64le"
-    S390X = "s390x"
-    RISCV64 = "riscv64"
+    X86_64 = "x86_64", "x86_64"
+    I386 = "i386", "i386"
+    AARCH64 = "aarch64", "aarch64"
+    PPC64LE = "ppc64le", "ppc64le"
+    S390X = "s390x", "s390x"
+    RISCV64 = "riscv64", "riscv64"
 
 
 class OSFamily(models.TextChoices):
-    LINUX = "Linux"
-    WINDOWS = "Windows"
-    BSD = "BSD"
-    OTHER = "Other"
+    LINUX = "Linux", "Linux"
+    WINDOWS = "Windows", "Windows"
+    BSD = "BSD", "BSD"
+    OTHER = "Other", "Other"
 
 
 class AcceleratorType(models.TextChoices):
-    GPU = "GPU"
-    FPGA = "FPGA"
+    GPU = "GPU", "GPU"
+    FPGA = "FPGA", "FPGA"
 
 
 class ContextFormat(models.TextChoices):
