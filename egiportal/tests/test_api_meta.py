@@ -14,6 +14,7 @@ TEST_MODULES = [
     "sites.tests.test_api_roles",
     "endpoints.tests.test_api",
     "appliances.tests.test_api",
+    "accounting.tests.test_api",
 ]
 # Resources whose behaviour is not the generic CRUD one, each tested by its own module.
 EXEMPT = {
@@ -27,6 +28,15 @@ EXEMPT = {
     "integrityjob": "read-only, started by verify/, cancel/ only: appliances/tests/test_api.py",
     "voimagelist": "read-only, changed by its VO's draft actions: appliances/tests/test_api.py",
     "publishedartefact": "read-only, immutable signed lists: appliances/tests/test_api.py",
+    "cloudsummary": "read-only accounting table, per-user detail restricted: accounting/tests/test_api.py",
+    "ipsummary": "read-only accounting table, per-user detail restricted: accounting/tests/test_api.py",
+    "acceleratorsummary": "read-only accounting table, per-user detail restricted: accounting/tests/test_api.py",
+    "storagesummary": "read-only accounting table, per-user detail restricted: accounting/tests/test_api.py",
+    "cloudrecord": "read-only accounting table, per-user detail restricted: accounting/tests/test_api.py",
+    "iprecord": "read-only accounting table, per-user detail restricted: accounting/tests/test_api.py",
+    "acceleratorrecord": "read-only accounting table, per-user detail restricted: accounting/tests/test_api.py",
+    "storagerecord": "read-only accounting table, per-user detail restricted: accounting/tests/test_api.py",
+    "rawmessage": "read-only accounting table, per-user detail restricted: accounting/tests/test_api.py",
 }
 
 

@@ -24,6 +24,15 @@ API_EXEMPTIONS = {
     "appliances.integrityjob": "read-only, started by a version's verify/, cancel/ only; tested in test_api",
     "appliances.voimagelist": "read-only, changed by its VO's draft actions; tested in test_api",
     "appliances.publishedartefact": "read-only, immutable signed lists; tested in test_api",
+    "accounting.cloudsummary": "read-only accounting table, per-user detail restricted; tested in test_api",
+    "accounting.ipsummary": "read-only accounting table, per-user detail restricted; tested in test_api",
+    "accounting.acceleratorsummary": "read-only accounting table, per-user detail restricted; tested in test_api",
+    "accounting.storagesummary": "read-only accounting table, per-user detail restricted; tested in test_api",
+    "accounting.cloudrecord": "read-only accounting table, per-user detail restricted; tested in test_api",
+    "accounting.iprecord": "read-only accounting table, per-user detail restricted; tested in test_api",
+    "accounting.acceleratorrecord": "read-only accounting table, per-user detail restricted; tested in test_api",
+    "accounting.storagerecord": "read-only accounting table, per-user detail restricted; tested in test_api",
+    "accounting.rawmessage": "read-only accounting table, per-user detail restricted; tested in test_api",
 }
 
 # URL name suffixes of the generic pages, and the ViewModelTests attribute that names each.
