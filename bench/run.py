@@ -10,7 +10,8 @@ The portal starts as under the WSGI server (egiportal/wsgi.py: everything import
 Measured: the busiest browser pages; the REST API's lists of 100 services and sites (full and brief) and
 a bulk create of 1,000 service properties; the PI's first pages and its unpaged replies; the hostile
 scope and property filters of issue 11 (40 scope names, 60 extensions / property terms) beside a 1 s target;
-the marketplace's signing of a 500-image list and its catalogue of 2,000 appliances (bench/marketplace.py).
+the marketplace's signing of a 500-image list and its catalogue of 2,000 appliances (bench/marketplace.py);
+accounting's ingestion, summaries over 1,000,000 records and pivot views (bench/accounting_bench.py).
 """
 
 import argparse
@@ -511,6 +512,16 @@ def main():
         for label, path in marketplace.pages()
     ]
     marketplace.report(sign, catalogue)
+    import accounting_bench  # bench/accounting_bench.py, beside this script (not the app `accounting`)
+
+    ingest = accounting_bench.ingest_bench()
+    seeded = accounting_bench.seed_records()
+    summary = accounting_bench.summary_bench()
+    pivots = [
+        (label, path, measure(client, path, args.requests) if available(path) else None)
+        for label, path in accounting_bench.pivot_pages()
+    ]
+    accounting_bench.report(ingest, seeded, summary, pivots)
     report_gunicorn(through_gunicorn())
 
 
