@@ -48,6 +48,20 @@ class SiteOwned(models.Model):
         return f"{self._meta.verbose_name} {self.pk} of {self.site_id}"
 
 
+class ByVO(SiteOwned):
+    """A record of a VO's usage: the FQAN as sent, the VO, group and role the server derives from it
+    (messages.parse_fqan), and whose usage it is (per-user detail)."""
+
+    global_user_name = text()
+    fqan = text()
+    vo = text()
+    vo_group = text()
+    vo_role = text()
+
+    class Meta:
+        abstract = True
+
+
 class RawMessage(models.Model):
     """A message as it arrived, kept for audit and reprocessing (accepted or rejected, with the reason)."""
 
@@ -81,7 +95,7 @@ class RawMessage(models.Model):
         return f"{self.get_kind_display() or 'Message'} {self.pk} from {self.site or self.sender or 'unknown'}"
 
 
-class CloudRecord(SiteOwned):
+class CloudRecord(ByVO):
     """A VM's cumulative usage snapshot for one month (APEL's CloudRecords, §2.2): one row per VM, site and
     measurement month; a newer snapshot replaces it, an older one never does (MeasurementTime, then
     WallDuration)."""
@@ -91,11 +105,6 @@ class CloudRecord(SiteOwned):
     machine_name = text()
     local_user_id = text()
     local_group_id = text()
-    global_user_name = text()
-    fqan = text()
-    vo = text()
-    vo_group = text()
-    vo_role = text()
     status = text()
     start_time = models.DateTimeField(null=True, blank=True)
     end_time = models.DateTimeField(null=True, blank=True)
@@ -134,7 +143,7 @@ class CloudRecord(SiteOwned):
         return f"VM {self.vm_uuid} at {self.site_id}, {self.measurement_year}-{self.measurement_month:02d}"
 
 
-class IPRecord(SiteOwned):
+class IPRecord(ByVO):
     """A count of public IPs a project (or user) holds (§1.3): the latest snapshot per site, service,
     project, user, IP version and month."""
 
@@ -145,11 +154,6 @@ class IPRecord(SiteOwned):
     cloud_type = text()
     local_user = text()
     local_group = text()
-    global_user_name = text()
-    fqan = text()
-    vo = text()
-    vo_group = text()
-    vo_role = text()
     ip_version = models.PositiveSmallIntegerField()
     ip_count = models.PositiveIntegerField()
     max_ip_count = models.PositiveIntegerField(help_text="The most seen in the month.")
@@ -168,18 +172,13 @@ class IPRecord(SiteOwned):
         ]  # fmt: skip
 
 
-class AcceleratorRecord(SiteOwned):
+class AcceleratorRecord(ByVO):
     """Accelerator time of one VM in one month (§1.4): seconds within that month, replaced by a newer report."""
 
     measurement_year = models.PositiveSmallIntegerField()
     measurement_month = models.PositiveSmallIntegerField()
     associated_record_type = models.CharField(max_length=8)
     associated_record = models.CharField(max_length=255)
-    global_user_name = text()
-    fqan = text()
-    vo = text()
-    vo_group = text()
-    vo_role = text()
     count = decimal()
     cores = models.IntegerField(null=True, blank=True)
     active_duration = models.BigIntegerField()
@@ -202,7 +201,7 @@ class AcceleratorRecord(SiteOwned):
         ]
 
 
-class StorageRecord(SiteOwned):
+class StorageRecord(ByVO):
     """A block volume's size at a time (§1.5, StAR): the latest per volume and month is kept, so a month's
     history stays instead of being overwritten by every run."""
 
@@ -211,11 +210,7 @@ class StorageRecord(SiteOwned):
     storage_system = text()
     local_user = text()
     local_group = text()
-    global_user_name = text()
     group = text()
-    vo = text()
-    vo_group = text()
-    vo_role = text()
     start_time = models.DateTimeField(null=True, blank=True)
     end_time = models.DateTimeField(null=True, blank=True)
     resource_capacity_used = models.BigIntegerField(help_text="Bytes.")
