@@ -9,8 +9,8 @@ from .models import VirtualAppliance
 
 
 class ApplianceTable(BaseTable):
-    """The catalogue. Needs prefetched `categories` and `published_versions` (the published version, a
-    list of at most one) with their images: see appliances.views.CATALOGUE_QS."""
+    """The catalogue. Needs prefetched `category_list` and `published_versions` (the published version, a
+    list of at most one) with their `image_list`: see appliances.views.CATALOGUE_QS."""
 
     logo = tables.Column(accessor="pk", verbose_name="", orderable=False, empty_values=(), exclude_from_export=True)
     title = LinkedColumn(verbose_name="Appliance")
@@ -32,7 +32,7 @@ class ApplianceTable(BaseTable):
         return format_html('<img src="{}" alt="" width="32" height="32" class="rounded" loading="lazy">', url)
 
     def value_categories(self, record):
-        return ", ".join(c.name for c in record.categories.all())
+        return ", ".join(c.name for c in record.category_list)
 
     render_categories = value_categories
 
@@ -52,7 +52,7 @@ class ApplianceTable(BaseTable):
 
     def _images(self, record):
         version = self._published(record)
-        return list(version.images.all()) if version else []
+        return version.image_list if version else []
 
     def value_os(self, record):
         return ", ".join(sorted({f"{i.os_name} {i.os_version}" for i in self._images(record)}))

@@ -28,9 +28,21 @@ from .forms import ApplianceForm, ImageForm, MessageForm, VersionForm
 from .models import ApplianceVersion, Image, VirtualAppliance, VOImageList, appliance_name
 from .tables import ApplianceTable
 
-PUBLISHED_WITH_IMAGES = ApplianceVersion.objects.filter(state=VersionState.PUBLISHED).prefetch_related("images")
-CATALOGUE_QS = VirtualAppliance.objects.listed().prefetch_related(
-    "categories", Prefetch("versions", queryset=PUBLISHED_WITH_IMAGES, to_attr="published_versions")
+# The catalogue reads lists prefetched into attributes (no queryset per row and cell) and leaves out what
+# it never shows (the logo's bytes, the description).
+IMAGE_COLUMNS = ("id", "version_id", "os_name", "os_version", "format", "arch")
+PUBLISHED_WITH_IMAGES = (
+    ApplianceVersion.objects.filter(state=VersionState.PUBLISHED)
+    .only("id", "appliance_id", "version", "expires", "state")
+    .prefetch_related(Prefetch("images", queryset=Image.objects.only(*IMAGE_COLUMNS), to_attr="image_list"))
+)
+CATALOGUE_QS = (
+    VirtualAppliance.objects.listed()
+    .defer("logo", "description")
+    .prefetch_related(
+        Prefetch("categories", to_attr="category_list"),
+        Prefetch("versions", queryset=PUBLISHED_WITH_IMAGES, to_attr="published_versions"),
+    )
 )
 
 
