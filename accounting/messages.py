@@ -13,6 +13,7 @@ Kinds:
 """
 
 import datetime
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -316,7 +317,7 @@ def _is_null(value):
 def _convert(raw, fields, number, ignore_unknown=False, ignored=frozenset(), typed=False):
     """Typed dict (every key of `fields` present) from the raw `{APEL name: value}` of record `number`.
     `typed`: the values come from JSON, where numbers and times must be JSON numbers, not strings."""
-    known = {apel: (key, convert, mandatory) for apel, key, convert, mandatory in fields}
+    known = _known(fields)
     if not ignore_unknown:
         for name in raw:
             if name not in known and name not in ignored:
@@ -338,6 +339,12 @@ def _convert(raw, fields, number, ignore_unknown=False, ignored=frozenset(), typ
         except _FieldError as exc:
             raise MessageError(str(exc), record=number, field=apel) from None
     return record
+
+
+@functools.cache
+def _known(fields):
+    """{APEL name: (key, converter, mandatory)} of a field table (made once per table)."""
+    return {apel: (key, convert, mandatory) for apel, key, convert, mandatory in fields}
 
 
 def _field_name(name):
@@ -370,9 +377,10 @@ def _text_fields(chunk, number):
     for line in chunk.split("\n"):
         if not line.strip():
             continue
-        if ":" not in line:
+        key, colon, value = line.partition(":")
+        if not colon:
             raise MessageError(f"line without ':': {_show(line.strip())}", record=number)
-        key, value = (part.strip() for part in line.split(":", 1))
+        key, value = key.strip(), value.strip()
         if key in raw:
             raise MessageError("field given twice", record=number, field=_field_name(key))
         raw[key] = value
