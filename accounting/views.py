@@ -137,25 +137,23 @@ def _split(parts):
     return [p for p in parts.strip("/").split("/")] if parts.strip("/") else []
 
 
-def _format_of(parts, count):
-    """The format the URL asks for: its last part past the fixed ones (HTML when there is none)."""
-    if len(parts) > count and parts[-1].lower() in FORMATS:
-        return parts[-1].lower()
-    return "html"
+def _format_of(parts):
+    """The format the URL asks for: its last part when that is JSON or CSV, else HTML."""
+    return parts[-1].lower() if parts and parts[-1].lower() in FORMATS else "html"
 
 
 def classic(request, parts):
     """`/accounting/cloud/<metric>/<row>/<column>/<sY>/<sM>/<eY>/<eM>/<vo_group>/<local>[/<FORMAT>]/` (and
     `/egi/cloud/...`, `/cloud/...`)."""
     parts = _split(parts)
-    fmt = _format_of(parts, 9)
+    fmt = _format_of(parts)
     try:
         if len(parts) not in (9, 10):
             raise BadPart(
                 "Expected /cloud/<metric>/<row>/<column>/<startYYYY>/<startM>/<endYYYY>/<endM>/<vo_group>/"
                 f"<local_selector>/<FORMAT>/, got {len(parts)} parts."
             )
-        if len(parts) == 10 and fmt == "html":
+        if len(parts) == 10 and fmt == "html":  # a tenth part that is no format
             raise BadPart(f"Format {parts[9][:20]!r} is not JSON or CSV.")
         metric, rows, columns = parts[0:3]
         start = (_year(parts[3], "Start year"), _month(parts[4], "start month"))
@@ -206,7 +204,7 @@ def vo_admin(request, parts):
     """`/vo_admin/cloud/<vo>/<metric>/UserDN/DATE/<from>/<to>/JSON`: per-user usage of a VO by month, for
     the VO's managers (and portal administrators); 403 for anyone else."""
     parts = _split(parts)
-    fmt = parts[-1].lower() if parts and parts[-1].lower() in FORMATS else "json"
+    fmt = _format_of(parts) if _format_of(parts) != "html" else "json"
     try:
         if len(parts) < 7 or parts[-1].lower() not in FORMATS:
             raise BadPart("Expected /vo_admin/cloud/<vo>/<metric>/UserDN/DATE/<from>/<to>/JSON.")
