@@ -61,7 +61,9 @@ def _site_panel(site, user):
 
     template, context = _panel(user, "vo", f"Usage at {site.short_name}", {"sites": [site.short_name]})
     context["last_received"] = sorted(services.last_received(site).items())
-    context["missing_months"] = reports.missing_months(site)
+    # Within the panel's 12 months, from the months its pivot has (no query more on the site page).
+    months = [tuple(map(int, key.split("-"))) for key in context["pivot"].column_keys]
+    context["missing_months"] = reports.missing_months(site, months=months)
     context["site"] = site
     return (template, context)
 

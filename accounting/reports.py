@@ -345,11 +345,14 @@ def _key(dimension, item):
     return NONE if value in ("", None) else str(value)
 
 
-def missing_months(site, end=None):
+def missing_months(site, end=None, months=None):
     """The months from the site's first cloud usage up to `end` (default: this month) without any: the gaps
-    a site fixes by republishing (§5.3). One query."""
+    a site fixes by republishing (§5.3). `months`, the (year, month) pairs known to have usage, saves the
+    query (the site panel passes those of its pivot); otherwise one query."""
     end = tuple(end or this_month())
-    months = set(CloudSummary.objects.filter(site=site).values_list("year", "month").distinct().order_by())
+    if months is None:
+        months = CloudSummary.objects.filter(site=site).values_list("year", "month").distinct().order_by()
+    months = set(months)
     if not months:
         return []
     return [month_key(*ym) for ym in months_between(min(months), end) if ym not in months]

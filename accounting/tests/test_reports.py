@@ -225,3 +225,10 @@ def test_missing_months(world):
     cesga, _other = world
     assert reports.missing_months(cesga, end=(2024, 6)) == ["2024-05", "2024-06"]
     assert reports.missing_months(cesga, end=(2024, 4)) == []
+
+
+def test_missing_months_from_known_months_need_no_query():
+    with CaptureQueriesContext(connection) as queries:
+        gaps = reports.missing_months(None, end=(2025, 2), months=[(2024, 11), (2025, 1)])
+    assert gaps == ["2024-12", "2025-02"] and len(queries) == 0
+    assert reports.missing_months(None, months=[]) == []
