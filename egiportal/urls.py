@@ -44,4 +44,5 @@ urlpatterns = [
     path("", include("sites.urls")),
     path("", include("endpoints.urls")),
     path("", include("appliances.urls")),
+    path("", include("accounting.urls")),
 ]

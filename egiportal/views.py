@@ -97,8 +97,11 @@ def _per_page(request, default):
 
 
 class ObjectDetailView(View):
+    """One object's page; the portal apps add their panels about it (portal_apps.object_panels)."""
+
     queryset = None
     template_name = None
+    with_panels = True
 
     def get_object(self, request, pk):
         return get_object_or_404(self.queryset.visible_to(request.user), pk=pk)
@@ -109,6 +112,7 @@ class ObjectDetailView(View):
     def get(self, request, pk):
         obj = self.get_object(request, pk)
         context = {"object": obj, "verbose_name": obj._meta.verbose_name, **self.get_extra_context(request, obj)}
+        context["object_panels"] = portal_apps.object_panels(obj, request.user) if self.with_panels else []
         return render(request, self.template_name, context)
 
 
@@ -116,6 +120,7 @@ class ObjectHistoryView(ObjectDetailView):
     """The audit log entries of one object."""
 
     template_name = "egiportal/object_history.html"
+    with_panels = False
 
     def get_extra_context(self, request, obj):
         ct = ContentType.objects.get_for_model(obj)
