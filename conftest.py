@@ -81,6 +81,27 @@ def checkin_api(settings, oidc_op_standalone):
     return use_provider(settings, oidc_op_standalone)
 
 
+# ---------------------------------------------------------------- reference data
+
+# The data migrations write (countries, scopes, service types, catalogue categories): a transactional
+# test's flush removes it, so tests that need it after one (the demo loaders) load it again.
+REFERENCE_DATA = (
+    ("sites.migrations.0002_reference_data", "load"),
+    ("endpoints.migrations.0002_service_types", "load"),
+    ("appliances.migrations.0002_categories", "add"),
+)
+
+
+@pytest.fixture
+def reference_data(db):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    for module, function in REFERENCE_DATA:
+        getattr(import_module(module), function)(apps, None)  # each is idempotent (get_or_create)
+
+
 # ---------------------------------------------------------------- Celery
 
 

@@ -13,7 +13,7 @@ from accounting.models import AcceleratorSummary, CloudRecord, CloudSummary, IPS
 pytestmark = pytest.mark.django_db
 
 
-def test_the_demo_has_usage_for_every_cloud_site_and_loads_once():
+def test_the_demo_has_usage_for_every_cloud_site_and_loads_once(reference_data):
     call_command("load_demo", stdout=StringIO())
     call_command("load_demo_accounting", stdout=StringIO())
     sites = [service.site for service in demo.accounting_services()]

@@ -24,8 +24,8 @@ def load():
     return out.getvalue()
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_the_demo_lists_verify_and_parse_as_every_consumer_requires(live_server, settings, tmp_path):
+@pytest.mark.django_db(transaction=True)
+def test_the_demo_lists_verify_and_parse_as_every_consumer_requires(live_server, settings, tmp_path, reference_data):
     settings.PORTAL_URL = live_server.url
     printed = load()
     signer = publishing.signer()
@@ -56,8 +56,8 @@ def test_the_demo_lists_verify_and_parse_as_every_consumer_requires(live_server,
     assert PublishedArtefact.objects.count() == artefacts
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_verify_works_on_the_demo_with_no_network(live_server, settings, eager_tasks):
+@pytest.mark.django_db(transaction=True)
+def test_verify_works_on_the_demo_with_no_network(live_server, settings, eager_tasks, reference_data):
     settings.PORTAL_URL = live_server.url
     load()
     working = ApplianceVersion.objects.get(state=VersionState.WORKING, appliance__name="egi.kubernetes")
