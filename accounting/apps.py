@@ -13,8 +13,8 @@ class AccountingConfig(AppConfig):
     portal_app = True
 
     def object_panels(self, obj, user):
-        """Usage panels of a site (with its last messages and months without data), an NGI and an appliance
-        (the summaries whose ImageId is one of its images' marketplace identifiers)."""
+        """Usage panels of a site (with its last messages and months without data), an NGI, a VO and an
+        appliance (the summaries whose ImageId is one of its images' marketplace identifiers)."""
         label = obj._meta.label
         if label == "sites.Site":
             return [_site_panel(obj, user)]
@@ -22,10 +22,9 @@ class AccountingConfig(AppConfig):
             return [_panel(user, "site", f"Usage of the sites of {obj}", {"ngis": [obj.name]})]
         if label == "appliances.VirtualAppliance":
             return _appliance_panels(obj, user)
+        if label == "egiportal.VirtualOrganisation":
+            return [_panel(user, "site", f"Usage by {obj}", {"vos": [obj.name]})]
         return []
-
-    def vo_panels(self, vo, user):
-        return [_panel(user, "site", f"Usage by {vo}", {"vos": [vo.name]})]
 
 
 def _panel(user, rows, title, filters, extra=None, chart=True):

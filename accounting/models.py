@@ -337,3 +337,26 @@ class StorageSummary(Summary):
 
     class Meta(Summary.Meta):
         pass
+
+
+class CloudUsage(Summary):
+    """CloudSummary rolled up by site, VO and month (services.summarise rebuilds it with the summaries): the
+    pivots by NGI, country, site, VO, month and year, which the classic URLs and the pages mostly ask for,
+    read these few rows instead of every user's and image's summary. CPU and normalised time are kept as
+    Σ wall × vCPUs and Σ wall × vCPUs × benchmark, exact, as the finer rows would sum them."""
+
+    vo = text()
+    number_of_vms = models.PositiveIntegerField()
+    wall_duration = models.BigIntegerField(null=True, blank=True)
+    cpu_seconds = models.DecimalField(max_digits=30, decimal_places=3, null=True, blank=True)
+    normalised_seconds = models.DecimalField(max_digits=36, decimal_places=6, null=True, blank=True)
+    processors = models.DecimalField(max_digits=20, decimal_places=3, null=True, blank=True)
+    memory = models.BigIntegerField(null=True, blank=True)
+    disk = models.BigIntegerField(null=True, blank=True)
+    network_inbound = models.BigIntegerField(null=True, blank=True)
+    network_outbound = models.BigIntegerField(null=True, blank=True)
+
+    class Meta(Summary.Meta):
+        verbose_name = "cloud usage"
+        verbose_name_plural = "cloud usage"
+        indexes = [models.Index(fields=["year", "month"])]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import BigIntegerField, Count, ExpressionWrapper, F, Max, Sum
+from django.db.models import BigIntegerField, Count, DecimalField, ExpressionWrapper, F, Max, Sum
 from django.utils import timezone
 
 from egiportal import outbox
@@ -29,6 +29,7 @@ from .models import (
     AcceleratorSummary,
     CloudRecord,
     CloudSummary,
+    CloudUsage,
     IPRecord,
     IPSummary,
     RawMessage,
@@ -353,9 +354,45 @@ def summarise(site_ids=None):
     CloudSummary.objects.filter(from_records=True, **scope).delete()
     with connection.cursor() as cursor:
         cursor.execute(_cloud_summary_sql(where), [True, timezone.now(), *params])
+    _roll_up(scope)
     _summarise_accelerators(scope)
     _summarise_ips(scope)
     _summarise_storage(scope)
+
+
+def _product(*names):
+    expression = F(names[0])
+    for name in names[1:]:
+        expression = expression * F(name)
+    return Sum(ExpressionWrapper(expression, output_field=DecimalField(max_digits=40, decimal_places=6)))
+
+
+def _roll_up(scope):
+    """CloudUsage: the summaries (from records and from summary messages) per site, VO and month."""
+    CloudUsage.objects.filter(**scope).delete()
+    grouped = (
+        CloudSummary.objects.filter(**scope)
+        .values("site_id", "vo", "year", "month")
+        .annotate(
+            vo_id=Max("vo_ref_id"), vms=Sum("number_of_vms"), wall=Sum("wall_duration"),
+            cpu=_product("wall_duration", "cpu_count"), normalised=_product("wall_duration", "cpu_count", "benchmark"),
+            processors=_product("cpu_count", "number_of_vms"), memory_=Sum("memory"), disk_=Sum("disk"),
+            net_in=Sum("network_inbound"), net_out=Sum("network_outbound"),
+        )
+        .order_by()
+    )  # fmt: skip
+    CloudUsage.objects.bulk_create(
+        (
+            CloudUsage(
+                site_id=g["site_id"], vo_ref_id=g["vo_id"], vo=g["vo"], year=g["year"], month=g["month"],
+                number_of_vms=g["vms"], wall_duration=g["wall"], cpu_seconds=g["cpu"],
+                normalised_seconds=g["normalised"], processors=g["processors"], memory=g["memory_"], disk=g["disk_"],
+                network_inbound=g["net_in"], network_outbound=g["net_out"],
+            )
+            for g in grouped
+        ),
+        batch_size=2000,
+    )  # fmt: skip
 
 
 def _summarise_accelerators(scope):

@@ -143,6 +143,6 @@ class VODetailView(View):
             "managers": vo.manager_users,
             "mine": mine,
             "can_edit": permissions.authorise(request.user, permissions.EDIT, vo),
-            "panels": portal_apps.vo_panels(vo, request.user),
+            "panels": portal_apps.object_panels(vo, request.user),
         }
         return render(request, self.template_name, {**context, "errors": errors}, status=status)

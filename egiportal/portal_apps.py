@@ -6,12 +6,12 @@ imported: an app takes part by setting `portal_app = True` on its AppConfig, and
 - `home_panels(self)`: (template name, context) pairs rendered below the counters on the home page (the
   template sees the context as `panel`);
 - `profile_panels(self, user)`: the same for the profile page of `user` (their roles, for `sites`);
-- `vo_panels(self, vo, user)`: the same for the page of VO `vo` as `user` sees it (its endorsed images and
-  the cloud sites that support it, for `appliances`); what a panel shows must pass `visible_to(user)`;
-- `object_panels(self, obj, user)`: the same for the detail page of any object `obj` (ObjectDetailView
-  adds them to every detail page's context as `object_panels`; the templates include
-  "egiportal/inc/object_panels.html"). An app answers [] quickly for the objects it has nothing about
-  (compare `obj._meta.label`, so that no app imports another one for it).
+- `object_panels(self, obj, user)`: the same for the page of any object `obj` as `user` sees it: every
+  detail page (ObjectDetailView adds them to its context as `object_panels`; the templates include
+  "egiportal/inc/object_panels.html") and a VO's page (its endorsed images and the cloud sites that support
+  it, for `appliances`; its usage, for `accounting`). What a panel shows must pass `visible_to(user)`. An
+  app answers [] quickly for the objects it has nothing about (compare `obj._meta.label`, so that no app
+  imports another one for it).
 
 The change list offers the models of these apps as object types.
 """
@@ -56,10 +56,6 @@ def profile_panels(user):
     return [
         panel for config in portal_apps() if hasattr(config, "profile_panels") for panel in config.profile_panels(user)
     ]
-
-
-def vo_panels(vo, user):
-    return [panel for config in portal_apps() if hasattr(config, "vo_panels") for panel in config.vo_panels(vo, user)]
 
 
 def object_panels(obj, user):

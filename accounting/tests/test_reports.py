@@ -232,3 +232,19 @@ def test_missing_months_from_known_months_need_no_query():
         gaps = reports.missing_months(None, end=(2025, 2), months=[(2024, 11), (2025, 1)])
     assert gaps == ["2024-12", "2025-02"] and len(queries) == 0
     assert reports.missing_months(None, months=[]) == []
+
+
+ROLLED_UP = [name for name, metric in reports.METRICS.items() if metric.rollup is not None]
+PAIRS = [(r, c) for r in reports.COMMON for c in reports.COMMON if r != c and {r, c} != {"month", "year"}]
+
+
+@pytest.mark.parametrize("metric", ROLLED_UP)
+def test_the_rolled_up_rows_give_exactly_the_summaries_sums(world, metric):
+    """Pivots by NGI, country, site, VO, month and year read CloudUsage; every one equals the same pivot
+    over every summary row (forced by a no-op `extra` filter)."""
+    from django.db.models import Q
+
+    for rows, columns in PAIRS:
+        asked = {"metric": metric, "rows": rows, "columns": columns, "start": (2024, 1), "end": (2025, 12)}
+        rolled, fine = reports.pivot(None, **asked), reports.pivot(None, **asked, extra=Q())
+        assert rolled.cells == fine.cells and rolled.cells, (metric, rows, columns)
