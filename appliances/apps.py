@@ -24,9 +24,11 @@ class AppliancesConfig(AppConfig):
             ("Published image lists", VOImageList.objects.filter(state="published").count()),
         ]
 
-    def vo_panels(self, vo, user):
-        """The VO page's panel: the images its published list endorses and the cloud sites that support it
+    def object_panels(self, obj, user):
+        """A VO page's panel: the images its published list endorses and the cloud sites that support it
         (a cloud compute service in production with the VO in its scopes or in a `vo` property)."""
+        if obj._meta.label != "egiportal.VirtualOrganisation":
+            return []
         from django.db.models import Exists, OuterRef, Q
 
         from endpoints.models import Service
@@ -35,6 +37,7 @@ class AppliancesConfig(AppConfig):
         from . import publishing
         from .models import VOImageList
 
+        vo = obj
         published = VOImageList.objects.visible_to(user).filter(vo=vo, state="published").first()
         rows = publishing.entry_rows(published) if published else []
         supporting = Service.objects.filter(
