@@ -227,6 +227,15 @@ class StorageRecord(ByVO):
         ]
 
 
+def sum_of_product(*names):
+    """Σ of the product of these columns, exact (numeric in the database): CPU time is Σ wall × vCPUs."""
+    expression = models.F(names[0])
+    for name in names[1:]:
+        expression = expression * models.F(name)
+    output = models.DecimalField(max_digits=40, decimal_places=6)
+    return models.Sum(models.ExpressionWrapper(expression, output_field=output))
+
+
 class SummaryQuerySet(PortalQuerySet):
     def visible_to(self, user, action=permissions.VIEW):
         """Summaries are public; per-user detail (DETAIL) is for the site's administrators and VO's managers."""

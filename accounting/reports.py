@@ -16,13 +16,21 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import DecimalField, ExpressionWrapper, F, Q, Sum
+from django.db.models import Q, Sum
 
 from egiportal import permissions
 from egiportal.errors import Forbidden, Invalid
 from egiportal.views import csv_safe
 
-from .models import DETAIL, AcceleratorSummary, CloudSummary, CloudUsage, IPSummary, StorageSummary
+from .models import (
+    DETAIL,
+    AcceleratorSummary,
+    CloudSummary,
+    CloudUsage,
+    IPSummary,
+    StorageSummary,
+    sum_of_product,
+)
 
 HOUR = Decimal(3600)
 GIB = Decimal(2**30)
@@ -59,14 +67,6 @@ DIMENSION_NAMES = {**{d.label.lower(): d.name for d in DIMENSIONS.values()}, **{
 COMMON = ("ngi", "country", "site", "vo", "month", "year")
 
 
-def _product(*names):
-    """Σ of the product of these columns, exact (numeric in the database)."""
-    expression = F(names[0])
-    for name in names[1:]:
-        expression = expression * F(name)
-    return Sum(ExpressionWrapper(expression, output_field=DecimalField(max_digits=40, decimal_places=6)))
-
-
 @dataclass(frozen=True)
 class Metric:
     """What is summed: `aggregate` over `model`, divided by `divisor`; `dimensions` it can be broken down by."""
@@ -91,14 +91,14 @@ METRICS = {
         ),
         Metric(
             "sum_elap_processors", "CPU time (wall × vCPUs)", "hours", CloudSummary,
-            _product("wall_duration", "cpu_count"), HOUR, rollup=Sum("cpu_seconds"),
+            sum_of_product("wall_duration", "cpu_count"), HOUR, rollup=Sum("cpu_seconds"),
         ),
         Metric(
             "normalised", "Normalised CPU time (× benchmark)", "hours", CloudSummary,
-            _product("wall_duration", "cpu_count", "benchmark"), HOUR, rollup=Sum("normalised_seconds"),
+            sum_of_product("wall_duration", "cpu_count", "benchmark"), HOUR, rollup=Sum("normalised_seconds"),
         ),
         Metric(
-            "processors", "vCPUs", "vCPUs", CloudSummary, _product("cpu_count", "number_of_vms"),
+            "processors", "vCPUs", "vCPUs", CloudSummary, sum_of_product("cpu_count", "number_of_vms"),
             rollup=Sum("processors"),
         ),
         Metric("mem-GByte", "Memory allocated", "GB", CloudSummary, Sum("memory"), Decimal(1024), rollup=Sum("memory")),

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import BigIntegerField, Count, DecimalField, ExpressionWrapper, F, Max, Sum
+from django.db.models import BigIntegerField, Count, ExpressionWrapper, F, Max, Sum
 from django.utils import timezone
 
 from egiportal import outbox
@@ -35,6 +35,7 @@ from .models import (
     RawMessage,
     StorageRecord,
     StorageSummary,
+    sum_of_product,
 )
 
 logger = logging.getLogger(__name__)
@@ -360,13 +361,6 @@ def summarise(site_ids=None):
     _summarise_storage(scope)
 
 
-def _product(*names):
-    expression = F(names[0])
-    for name in names[1:]:
-        expression = expression * F(name)
-    return Sum(ExpressionWrapper(expression, output_field=DecimalField(max_digits=40, decimal_places=6)))
-
-
 def _roll_up(scope):
     """CloudUsage: the summaries (from records and from summary messages) per site, VO and month."""
     CloudUsage.objects.filter(**scope).delete()
@@ -375,8 +369,9 @@ def _roll_up(scope):
         .values("site_id", "vo", "year", "month")
         .annotate(
             vo_id=Max("vo_ref_id"), vms=Sum("number_of_vms"), wall=Sum("wall_duration"),
-            cpu=_product("wall_duration", "cpu_count"), normalised=_product("wall_duration", "cpu_count", "benchmark"),
-            processors=_product("cpu_count", "number_of_vms"), memory_=Sum("memory"), disk_=Sum("disk"),
+            cpu=sum_of_product("wall_duration", "cpu_count"),
+            normalised=sum_of_product("wall_duration", "cpu_count", "benchmark"),
+            processors=sum_of_product("cpu_count", "number_of_vms"), memory_=Sum("memory"), disk_=Sum("disk"),
             net_in=Sum("network_inbound"), net_out=Sum("network_outbound"),
         )
         .order_by()
