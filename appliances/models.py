@@ -21,6 +21,7 @@ from django.utils import timezone
 from egiportal import permissions
 from egiportal import validators as v
 from egiportal.models import BaseModel, PortalQuerySet, VirtualOrganisation, single_line
+from egiportal.tokens import SecretToken
 
 from .choices import (
     AcceleratorType,
@@ -221,7 +222,9 @@ class ApplianceVersion(BaseModel):
         return self.state != VersionState.WORKING
 
 
-class ImageQuerySet(ReleasedQuerySet):
+class VersionPartQuerySet(ReleasedQuerySet):
+    """Images and integrity checks: released with their version."""
+
     released = ~Q(version__state=VersionState.WORKING) & Q(version__appliance__deleted__isnull=True)
 
 
@@ -275,7 +278,7 @@ class Image(BaseModel):
         validators=[context_format_list],
     )
 
-    objects = ImageQuerySet.as_manager()
+    objects = VersionPartQuerySet.as_manager()
     appliance_path = "version__appliance"
 
     class Meta:
@@ -308,6 +311,13 @@ class Image(BaseModel):
             a, b = getattr(self, low), getattr(self, high)
             if a is not None and b is not None and b < a:
                 errors[high] = "The recommended value cannot be below the minimum."
+        if self.url:
+            from .integrity import IntegrityFailure, validate_url
+
+            try:  # what the check would refuse (ftp:, credentials, no host) is refused when typed
+                validate_url(self.url)
+            except IntegrityFailure as failure:
+                errors["url"] = failure.message
         if (self.accelerators_minimum or self.accelerators_recommended) and not self.accelerator_type:
             errors["accelerator_type"] = "Say which kind of accelerator the image needs."
         if errors:
@@ -320,10 +330,6 @@ class Image(BaseModel):
     @property
     def hypervisor_list(self):
         return self.hypervisors.split(",") if self.hypervisors else []
-
-
-class JobQuerySet(ReleasedQuerySet):
-    released = ~Q(version__state=VersionState.WORKING) & Q(version__appliance__deleted__isnull=True)
 
 
 class IntegrityJob(models.Model):
@@ -350,7 +356,7 @@ class IntegrityJob(models.Model):
     progress = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
 
-    objects = JobQuerySet.as_manager()
+    objects = VersionPartQuerySet.as_manager()
     appliance_path = "version__appliance"
 
     class Meta:
@@ -538,9 +544,11 @@ class PublishedArtefact(models.Model):
         super().save(*args, **kwargs)
 
 
-class ListSubscriber(models.Model):
+class ListSubscriber(SecretToken, models.Model):
     """A site's token to download a VO's private list (§1.6: HTTP Basic, the token as user name and
-    `x-oauth-basic` as password). Only a keyed digest is stored (egiportal.tokens)."""
+    `x-oauth-basic` as password). The core's token scheme (egiportal.tokens.SecretToken): a keyed digest and a
+    display prefix are stored, the secret is shown once. Not in PORTAL_TOKEN_MODELS: it opens one VO's
+    private list, never the API."""
 
     vo = models.ForeignKey(VirtualOrganisation, on_delete=models.CASCADE, related_name="list_subscribers")
     name = models.CharField(
@@ -555,7 +563,8 @@ class ListSubscriber(models.Model):
     last_used = models.DateTimeField(null=True, blank=True, editable=False)
     revoked = models.DateTimeField(null=True, blank=True, editable=False)
 
-    SECRET_PREFIX = "egil_"
+    TOKEN_PREFIX = "egil_"
+    DISPLAY_LENGTH = 12
     objects = PortalQuerySet.as_manager()
     vo_path = "vo"
     audit_private = True

@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from egiportal import audit, permissions, tokens
+from egiportal import audit, permissions
 from egiportal.choices import AuditAction as CoreAction
 from egiportal.errors import Conflict, Forbidden, Invalid
 from egiportal.services import locked_row, save_audited
@@ -447,10 +447,8 @@ def add_subscriber(actor, vo, name):
     """Issue a token with which a site downloads the VO's private list; returns (subscriber, secret). The
     secret is shown once: only its keyed digest is kept."""
     require_list_manager(actor, vo)
-    secret = tokens.new_secret(ListSubscriber.SECRET_PREFIX)
-    subscriber = ListSubscriber(
-        vo=vo, name=name.strip(), prefix=secret[:12], digest=tokens.digest(secret), created_by=actor
-    )
+    subscriber = ListSubscriber(vo=vo, name=name.strip(), created_by=actor)
+    secret = subscriber.set_secret()
     subscriber.full_clean(validate_constraints=False)
     if vo.list_subscribers.filter(name=subscriber.name).exists():
         raise Conflict({"name": f"{vo} has a subscriber named {subscriber.name} already."})

@@ -11,11 +11,10 @@ import binascii
 
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse, HttpResponseNotModified
-from django.utils import timezone
 from django.utils.http import http_date
 from django.views.decorators.http import require_safe
 
-from egiportal import permissions, tokens
+from egiportal import permissions
 from egiportal.models import VirtualOrganisation, vo_name
 
 from . import publishing
@@ -43,11 +42,10 @@ def _subscriber(request, vo):
         user, _, _password = base64.b64decode(encoded, validate=True).decode("utf-8").partition(":")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
-    if not tokens.well_formed(user):
+    found = ListSubscriber.find_secret(user)
+    if found is None or found.vo_id != vo.pk or found.revoked is not None:
         return None
-    found = ListSubscriber.objects.filter(vo=vo, digest=tokens.digest(user), revoked=None).first()
-    if found is not None and (found.last_used is None or timezone.now() - found.last_used > tokens.TOUCH_EVERY):
-        ListSubscriber.objects.filter(pk=found.pk).update(last_used=timezone.now())
+    found.touch()
     return found
 
 

@@ -1,6 +1,5 @@
 """Shared pieces of the HEPiX tests: the demo PKI, a valid list, and the real openssl command line."""
 
-import os
 import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
@@ -9,8 +8,8 @@ import pytest
 
 from appliances import hepix
 from appliances.signing import ensure_demo_pki, load_signer
+from conftest import require_or_skip
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
 SHA512 = "5c548a09467df6ff6ee77659a8cfe15115ef366b94baa30c47e079b711119652a17c8f947ab437e70c799480b4b5dc3d68a3b22581b3318db35dd3364e83dab0"
 LIST_ID = "76fdee70-8119-5d33-9f40-3c57e1c60df1"
 IMAGE_ID = "c0482bc2-bf41-5d49-8a0c-a750174a186b"
@@ -19,10 +18,7 @@ IMAGE_ID = "c0482bc2-bf41-5d49-8a0c-a750174a186b"
 def openssl(*args: str, input: bytes | None = None) -> subprocess.CompletedProcess:
     """Run the real openssl; without it fail under CI=true, else skip."""
     binary = shutil.which("openssl")
-    if binary is None:
-        if IN_CI:
-            pytest.fail("CI=true but the openssl command is missing")
-        pytest.skip("openssl command not installed")
+    require_or_skip(binary is not None, "the openssl command is not installed")
     return subprocess.run([binary, *args], input=input, capture_output=True, timeout=60)
 
 

@@ -27,6 +27,7 @@ from appliances.models import (
     VOImageList,
 )
 from appliances.tests.hepix_support import openssl
+from conftest import require_or_skip
 from egiportal.errors import Conflict, Invalid
 from egiportal.models import VirtualOrganisation, VOMembership
 from egiportal.tests.factories import UserFactory
@@ -200,8 +201,7 @@ def test_revert_gives_back_the_published_list(author, vo, manager):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_publishes_give_two_versions_or_one_refusal(author, vo, manager):
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks need PostgreSQL (CI runs it)")
+    require_or_skip(connection.vendor == "postgresql", "row locks need PostgreSQL (DATABASE_URL=postgres://...)")
     published_version(author, "ubuntu")
     publishing.add_to_list(manager, vo, VirtualAppliance.objects.get(name="ubuntu"))
     outcomes, barrier = [], threading.Barrier(2)
@@ -314,3 +314,15 @@ def test_a_version_string_is_never_reused_and_expiry_is_clamped(author):
     with pytest.raises(Exception) as caught:
         services.save_version(other, ApplianceVersion(appliance=appliance, version="3.0"))
     assert caught.value.error_code == "forbidden"
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://images.example.org/a.qcow2", "https://user:pw@images.example.org/a.qcow2", "https://:8080/a"]
+)
+def test_an_image_url_the_check_would_refuse_is_refused_when_saved(author, url):
+    appliance = services.save_appliance(author, VirtualAppliance(name="urls", title="URLs"))
+    version, _note = services.save_version(author, ApplianceVersion(appliance=appliance, version="1.0"))
+    image = Image(version=version, url=url, format="qcow2", os_name="Ubuntu", os_version="24.04")
+    with pytest.raises(ValidationError) as caught:
+        services.save_image(author, image)
+    assert "url" in caught.value.message_dict and not Image.objects.exists()
